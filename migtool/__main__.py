@@ -1,0 +1,5 @@
+"""`python -m migtool`."""
+
+from migtool.cli import main
+
+main()

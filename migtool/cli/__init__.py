@@ -1,0 +1,5 @@
+"""The command-line client of ``migtool.api``."""
+
+from migtool.cli.main import main
+
+__all__ = ["main"]

@@ -1,0 +1,1 @@
+"""One module per command: parse options, call ``migtool.api``, render the result."""

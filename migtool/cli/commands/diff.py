@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import click
+
+from migtool import api
+from migtool.cli.context import AppContext
+from migtool.cli.options import format_option, project_options
+from migtool.render.payloads import diff_to_dict
+from migtool.render.tables import diff_table
+
+
+@click.command("diff")
+@click.argument("old")
+@click.argument("new", required=False)
+@click.option("--check", is_flag=True, help="Exit with status 1 when there are differences.")
+@format_option
+@project_options
+@click.pass_obj
+def diff(app: AppContext, *, old: str, new: str | None, check: bool) -> None:
+    """Show migrations added, removed and edited from release OLD to NEW.
+
+    Without NEW, compares OLD with the migrations on disk now.  An edited
+    migration is one whose file changed (sha256) while keeping its name.
+
+    \b
+      migtool diff 2.0.3 2.0.4
+      migtool diff 2.0.4 --check
+    """
+    changes = api.diff_releases(app.project(), old, new)
+    app.emit(diff_to_dict(changes), diff_table(changes, ascii_only=app.ascii_only) if changes.has_changes else None)
+    for release in changes.unverified:
+        app.say(f"Note: release {release} is a legacy (leaves-only) file without checksums; edits cannot be seen.")
+    if not changes.has_changes:
+        app.say(f"No differences between {changes.old} and {changes.new}.")
+    elif check:
+        click.get_current_context().exit(1)

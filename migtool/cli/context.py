@@ -1,0 +1,67 @@
+"""``AppContext``: the one object that owns a run's options, output streams and project."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from migtool.api import Project
+
+
+class AppContext:
+    """Options gathered from the group and the subcommand, the two consoles, and
+    the user's project, set up only when a command asks for it (so ``--help``
+    and ``--version`` work without a Django project).
+
+    stdout carries data (tables or JSON); stderr carries everything human:
+    messages, warnings, errors, progress.
+    """
+
+    def __init__(self) -> None:
+        self.settings: str | None = None
+        self.pythonpath: str | None = None
+        self.releases_dir: str | None = None
+        self.traceback = os.environ.get("MIGTOOL_TRACEBACK", "") not in ("", "0")
+        self.format = "table"
+        self._project: Project | None = None
+        self.out = Console(file=sys.stdout, markup=False, highlight=False, emoji=False, soft_wrap=False)
+        self.err = Console(file=sys.stderr, markup=False, highlight=False, emoji=False, soft_wrap=True)
+
+    @property
+    def json(self) -> bool:
+        return self.format == "json"
+
+    def project(self) -> Project:
+        if self._project is None:
+            self._project = Project(
+                settings=self.settings, pythonpath=self.pythonpath, releases_dir=self.releases_dir
+            )
+            click.get_current_context().call_on_close(_close_connections)
+        return self._project
+
+    def emit(self, payload: dict[str, Any], table: Table | None) -> None:
+        """Write a report: JSON (never through Rich, which would wrap it) or a table."""
+        if self.json:
+            click.echo(json.dumps(payload, indent=2, sort_keys=True))
+        elif table is not None:
+            self.out.print(table)
+
+    def say(self, message: str) -> None:
+        self.err.print(message)
+
+    @property
+    def ascii_only(self) -> bool:
+        return not self.out.is_terminal
+
+
+def _close_connections() -> None:
+    if "django.db" in sys.modules:
+        from django.db import connections
+
+        connections.close_all()

@@ -1,0 +1,291 @@
+"""Release snapshots: what a release consists of, how two releases differ.
+
+A snapshot records, per app, the leaf migrations, the full set of migrations
+(both spellings of every squash: the squash and the originals still on disk),
+each squash's ``replaces`` and the sha256 of every migration file.  Its JSON
+form is deterministic (sorted keys, sorted lists, no timestamps) so freezing
+twice gives byte-identical files and version control shows real diffs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from migtool.core.graph import MigrationKey, ProjectGraph, expand_squashes
+from migtool.errors import GraphConflictError, InvalidReleaseNameError, MalformedReleaseError
+
+FORMAT = "migtool-release"
+FORMAT_VERSION = 1
+RELEASE_NAME = re.compile(r"[A-Za-z0-9_+-][A-Za-z0-9._+-]{0,127}")
+
+
+def check_release_name(name: str) -> str:
+    """Return ``name`` if it is a valid release name, else raise ``InvalidReleaseNameError``.
+
+    Letters, digits, ``.``, ``_``, ``-`` and ``+``, not starting with a dot:
+    a release name can never point outside the releases directory.
+    """
+    if not RELEASE_NAME.fullmatch(name):
+        raise InvalidReleaseNameError(
+            f"Invalid release name {name!r}.",
+            hint="Use letters, digits, '.', '_', '-' and '+' only, not starting with '.' "
+            "(at most 128 characters), e.g. 2.0.3.",
+            release=name,
+        )
+    return name
+
+
+def release_sort_key(name: str) -> tuple[tuple[int, int | str], ...]:
+    """Order release names like versions: ``2.0.10`` after ``2.0.9``.
+
+    Runs of digits compare as numbers and other runs as text; a number sorts
+    before text at the same position.
+    """
+    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.findall(r"\d+|\D+", name))
+
+
+@dataclass(frozen=True)
+class AppSnapshot:
+    """One app's part of a release.  ``checksums`` is empty for legacy files."""
+
+    leaves: tuple[str, ...]
+    migrations: tuple[str, ...]
+    squashes: Mapping[str, tuple[MigrationKey, ...]] = field(default_factory=dict)
+    checksums: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReleaseSnapshot:
+    """A frozen release.  ``legacy`` marks a leaves-only file of the older recipe,
+    whose full set is only known after ``resolve_legacy`` against a graph."""
+
+    release: str
+    apps: Mapping[str, AppSnapshot]
+    django_version: str | None = None
+    legacy: bool = False
+
+    def keys(self) -> frozenset[MigrationKey]:
+        """Every migration of the release, in both spellings of each squash."""
+        return frozenset(MigrationKey(app, m) for app, snap in self.apps.items() for m in snap.migrations)
+
+    def leaf_keys(self) -> tuple[MigrationKey, ...]:
+        return tuple(MigrationKey(app, leaf) for app, snap in self.apps.items() for leaf in snap.leaves)
+
+    def atoms(self) -> frozenset[MigrationKey]:
+        """The release's state in squash-free spelling (see ``expand_squashes``)."""
+        replaces = {MigrationKey(app, s): r for app, snap in self.apps.items() for s, r in snap.squashes.items()}
+        return expand_squashes(self.keys(), replaces)
+
+    def to_json(self) -> str:
+        """Serialise deterministically, with a trailing newline."""
+        apps: dict[str, Any] = {}
+        for app, snap in self.apps.items():
+            apps[app] = {
+                "checksums": dict(snap.checksums),
+                "leaves": sorted(snap.leaves),
+                "migrations": sorted(snap.migrations),
+                "squashes": {s: sorted(str(k) for k in r) for s, r in snap.squashes.items()},
+            }
+        payload = {
+            "apps": apps,
+            "django_version": self.django_version,
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "release": self.release,
+        }
+        return json.dumps(payload, indent=2, sort_keys=True) + "\n"
+
+
+def freeze(graph: ProjectGraph, release: str, django_version: str | None) -> ReleaseSnapshot:
+    """Return the snapshot of everything on disk, as release ``release``.
+
+    Raises ``GraphConflictError`` when an app has several leaves, because the
+    release would then not be one state Django can migrate to.
+    """
+    leaves = graph.effective().leaves()
+    conflicts = {app: keys for app, keys in leaves.items() if len(keys) > 1}
+    if conflicts:
+        names = "; ".join(f"{app}: {', '.join(k.name for k in keys)}" for app, keys in conflicts.items())
+        raise GraphConflictError(
+            f"Conflicting leaf migrations, so this is not one release state ({names}).",
+            hint="Run 'python manage.py makemigrations --merge', commit the merge migration, then freeze.",
+            conflicts={app: [k.name for k in keys] for app, keys in conflicts.items()},
+        )
+    members = graph.closure(k for keys in leaves.values() for k in keys)
+    apps: dict[str, AppSnapshot] = {}
+    for app in sorted({k.app_label for k in members}):
+        names = sorted(k.name for k in members if k.app_label == app)
+        apps[app] = AppSnapshot(
+            leaves=tuple(k.name for k in leaves.get(app, ())),
+            migrations=tuple(names),
+            squashes={
+                n: tuple(sorted(graph.replaces[MigrationKey(app, n)]))
+                for n in names
+                if MigrationKey(app, n) in graph.replaces
+            },
+            checksums={n: c for n in names if (c := graph.nodes[MigrationKey(app, n)].checksum)},
+        )
+    return ReleaseSnapshot(release=release, apps=apps, django_version=django_version)
+
+
+def resolve_legacy(snapshot: ReleaseSnapshot, graph: ProjectGraph) -> ReleaseSnapshot:
+    """Return a leaves-only snapshot completed with its closure in ``graph``.
+
+    Checksums stay unknown: the older recipe never recorded them.  Leaves that
+    are not on disk are kept as members so callers can report them.
+    """
+    if not snapshot.legacy:
+        return snapshot
+    members = graph.closure(snapshot.leaf_keys())
+    apps: dict[str, AppSnapshot] = {}
+    for app in sorted({k.app_label for k in members}):
+        names = sorted(k.name for k in members if k.app_label == app)
+        apps[app] = AppSnapshot(
+            leaves=snapshot.apps[app].leaves if app in snapshot.apps else (),
+            migrations=tuple(names),
+            squashes={
+                n: graph.replaces[MigrationKey(app, n)] for n in names if MigrationKey(app, n) in graph.replaces
+            },
+        )
+    return ReleaseSnapshot(release=snapshot.release, apps=apps, django_version=None, legacy=True)
+
+
+def parse_snapshot(text: str, release: str, source: str) -> ReleaseSnapshot:
+    """Parse a release file's text; ``source`` names the file in error messages.
+
+    Accepts the current format and the older recipe's flat
+    ``{"app_label": "leaf_migration_name"}`` object.  Anything else raises
+    ``MalformedReleaseError`` naming the file and the problem.
+    """
+
+    def bad(problem: str) -> MalformedReleaseError:
+        return MalformedReleaseError(
+            f"Malformed release file {source}: {problem}.",
+            hint="Restore it from version control, or re-create it with 'migtool freeze --release "
+            f"{release} --force' on the release's commit.",
+            path=source,
+            problem=problem,
+        )
+
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise bad(f"not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise bad("the top level is not a JSON object")
+    if not data:
+        raise bad("it names no apps (an empty object is not a release)")
+    if "format" not in data:
+        return _parse_legacy(data, release, bad)
+    if data.get("format") != FORMAT or data.get("format_version") != FORMAT_VERSION:
+        raise bad(
+            f"unsupported format {data.get('format')!r} version {data.get('format_version')!r} "
+            f"(this migtool reads {FORMAT} version {FORMAT_VERSION})"
+        )
+    if data.get("release") != release:
+        raise bad(f"it says it is release {data.get('release')!r}, but the file is named for {release!r}")
+    apps_data = data.get("apps")
+    if not isinstance(apps_data, dict) or not apps_data:
+        raise bad("'apps' must be a non-empty object")
+    apps = {app: _parse_app(app, entry, bad) for app, entry in sorted(apps_data.items())}
+    django_version = data.get("django_version")
+    if django_version is not None and not isinstance(django_version, str):
+        raise bad("'django_version' must be a string")
+    return ReleaseSnapshot(release=release, apps=apps, django_version=django_version)
+
+
+def _is_str_list(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) and v for v in value)
+
+
+def _parse_legacy(data: dict[str, Any], release: str, bad: Any) -> ReleaseSnapshot:
+    apps: dict[str, AppSnapshot] = {}
+    for app, leaf in sorted(data.items()):
+        if not isinstance(leaf, str) or not leaf:
+            raise bad(f"app {app!r} must map to a migration name (legacy format), not {leaf!r}")
+        apps[app] = AppSnapshot(leaves=(leaf,), migrations=())
+    return ReleaseSnapshot(release=release, apps=apps, legacy=True)
+
+
+def _parse_app(app: str, entry: object, bad: Any) -> AppSnapshot:
+    if not isinstance(entry, dict):
+        raise bad(f"app {app!r} is not an object")
+    for name in ("leaves", "migrations"):
+        if not _is_str_list(entry.get(name)):
+            raise bad(f"app {app!r}: {name!r} must be a list of migration names")
+    migrations = tuple(entry["migrations"])
+    leaves = tuple(entry["leaves"])
+    if not leaves or not set(leaves) <= set(migrations):
+        raise bad(f"app {app!r}: every leaf must be one of its migrations, and there must be one")
+    squashes_data = entry.get("squashes", {})
+    checksums = entry.get("checksums", {})
+    if not isinstance(squashes_data, dict) or not all(_is_str_list(v) for v in squashes_data.values()):
+        raise bad(f"app {app!r}: 'squashes' must map migration names to lists of 'app.name'")
+    if not isinstance(checksums, dict) or not all(
+        isinstance(v, str) and re.fullmatch(r"[0-9a-f]{64}", v) for v in checksums.values()
+    ):
+        raise bad(f"app {app!r}: 'checksums' must map migration names to sha256 hex digests")
+    squashes: dict[str, tuple[MigrationKey, ...]] = {}
+    for squash, replaced in sorted(squashes_data.items()):
+        if squash not in migrations:
+            raise bad(f"app {app!r}: squash {squash!r} is not one of its migrations")
+        keys = []
+        for item in replaced:
+            label, _, name = item.partition(".")
+            if not label or not name:
+                raise bad(f"app {app!r}: squash {squash!r} replaces {item!r}, which is not 'app.name'")
+            keys.append(MigrationKey(label, name))
+        squashes[squash] = tuple(keys)
+    return AppSnapshot(leaves=leaves, migrations=migrations, squashes=squashes, checksums=dict(sorted(checksums.items())))
+
+
+@dataclass(frozen=True)
+class AppDiff:
+    """What changed in one app between two releases."""
+
+    app: str
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+    edited: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ReleaseDiff:
+    """The differences between an old and a new release, per app with changes."""
+
+    old: str
+    new: str
+    apps: tuple[AppDiff, ...]
+    unverified: tuple[str, ...] = ()
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.apps)
+
+
+def diff(old: ReleaseSnapshot, new: ReleaseSnapshot) -> ReleaseDiff:
+    """Return the migrations added, removed and edited (checksum changed) from ``old`` to ``new``.
+
+    A migration present in both whose checksum is unknown on either side (a
+    legacy file) cannot be compared; such releases are listed in ``unverified``.
+    """
+    apps: list[AppDiff] = []
+    for app in sorted(set(old.apps) | set(new.apps)):
+        before = old.apps.get(app, AppSnapshot((), ()))
+        after = new.apps.get(app, AppSnapshot((), ()))
+        common = sorted(set(before.migrations) & set(after.migrations))
+        edited = tuple(
+            m
+            for m in common
+            if m in before.checksums and m in after.checksums and before.checksums[m] != after.checksums[m]
+        )
+        added = tuple(sorted(set(after.migrations) - set(before.migrations)))
+        removed = tuple(sorted(set(before.migrations) - set(after.migrations)))
+        if added or removed or edited:
+            apps.append(AppDiff(app, added, removed, edited))
+    unverified = tuple(s.release for s in (old, new) if s.legacy)
+    return ReleaseDiff(old=old.release, new=new.release, apps=tuple(apps), unverified=unverified)

@@ -1,0 +1,74 @@
+"""Database connections by alias, with errors a user can act on."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from migtool.errors import ConfigurationError
+
+
+def get_connection(alias: str) -> Any:
+    """Return the connected Django connection for ``alias``.
+
+    Raises ``ConfigurationError`` for an unknown alias, a missing driver or an
+    unreachable server.  Messages name the engine, host and database, never
+    the password.
+    """
+    from django.core.exceptions import ImproperlyConfigured
+    from django.db import DatabaseError, connections
+
+    if alias not in connections.settings:
+        known = ", ".join(sorted(connections.settings)) or "none"
+        raise ConfigurationError(
+            f"Unknown database alias {alias!r}.",
+            hint=f"Use one of the aliases in settings.DATABASES: {known}.",
+            database=alias,
+        )
+    connection = connections[alias]
+    name = str(connection.settings_dict.get("NAME") or "")
+    if connection.vendor == "sqlite" and not _is_memory(name) and not os.path.exists(name):
+        # Connecting would create an empty file: a read must not change anything.
+        raise ConfigurationError(
+            f"The SQLite database file of {alias!r} does not exist: {name}.",
+            hint="Check settings.DATABASES, or run 'python manage.py migrate' to create it.",
+            database=alias,
+        )
+    try:
+        connection.ensure_connection()
+    except ImproperlyConfigured as exc:
+        raise ConfigurationError(
+            f"Database {alias!r} cannot be used: {exc}",
+            hint="Install the driver, e.g. pip install 'migtool[postgres]' or 'migtool[mysql]'.",
+            database=alias,
+        ) from None
+    except DatabaseError as exc:
+        raise ConfigurationError(
+            f"Cannot connect to database {alias!r} ({describe(alias)}): {scrub(alias, exc)}",
+            hint="Check that the server is running and settings.DATABASES is right.",
+            database=alias,
+        ) from None
+    return connection
+
+
+def describe(alias: str) -> str:
+    """Return ``vendor host:port/name`` for messages; no credentials."""
+    from django.db import connections
+
+    conf = connections.settings[alias]
+    engine = conf.get("ENGINE", "").rsplit(".", 1)[-1]
+    where = f"{conf.get('HOST') or 'localhost'}:{conf.get('PORT') or 'default'}/" if conf.get("HOST") else ""
+    return f"{engine} {where}{conf.get('NAME')}"
+
+
+def scrub(alias: str, exc: BaseException) -> str:
+    """Return the first line of a driver error with the configured password masked."""
+    from django.db import connections
+
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    password = connections.settings[alias].get("PASSWORD")
+    return text.replace(password, "***") if password else text
+
+
+def _is_memory(name: str) -> bool:
+    return name == ":memory:" or name.startswith("file:")

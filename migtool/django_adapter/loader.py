@@ -1,0 +1,68 @@
+"""Read the migration graph from disk and the recorded state from a database."""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from collections import Counter
+from typing import Any
+
+from migtool.core.graph import MigrationKey, MigrationNode, ProjectGraph
+from migtool.errors import ConfigurationError
+
+
+def load_graph() -> ProjectGraph:
+    """Return every migration on disk, squashes and replaced migrations alike.
+
+    Uses ``MigrationLoader(None, replace_migrations=False)``: no database is
+    needed, and both spellings of every squash stay visible with the
+    dependencies they declare (``__first__``/``__latest__`` and ``run_before``
+    resolved by Django).
+    """
+    from django.db.migrations.exceptions import BadMigrationError, NodeNotFoundError
+    from django.db.migrations.loader import MigrationLoader
+
+    try:
+        loader = MigrationLoader(None, ignore_no_migrations=True, replace_migrations=False)
+    except (NodeNotFoundError, BadMigrationError, ImportError, ValueError) as exc:
+        # ValueError: Django's CircularDependencyError, raised by ensure_not_cyclic.
+        raise ConfigurationError(
+            f"The project's migrations cannot be loaded: {exc}",
+            hint="Fix the migration files; 'python manage.py showmigrations' shows the same problem.",
+        ) from None
+    nodes = []
+    for key, migration in loader.disk_migrations.items():
+        parents = loader.graph.node_map[key].parents
+        nodes.append(
+            MigrationNode(
+                key=MigrationKey(*key),
+                parents=tuple(sorted(MigrationKey(*p.key) for p in parents)),
+                replaces=tuple(MigrationKey(*r) for r in migration.replaces),
+                checksum=_checksum(migration),
+            )
+        )
+    return ProjectGraph(nodes)
+
+
+def _checksum(migration: Any) -> str | None:
+    """Return the sha256 hex digest of the migration's file, or None if it has no file."""
+    path = getattr(sys.modules.get(type(migration).__module__), "__file__", None)
+    if path is None:
+        return None
+    with open(path, "rb") as handle:
+        return hashlib.sha256(handle.read()).hexdigest()
+
+
+def load_recorded(connection: Any) -> Counter[MigrationKey]:
+    """Return the rows of ``django_migrations`` with how often each key is recorded.
+
+    Read-only: a database without the table has recorded nothing, and the
+    table is not created.  Duplicates are kept (Django collapses them), so
+    they can be reported.
+    """
+    from django.db.migrations.recorder import MigrationRecorder
+
+    recorder = MigrationRecorder(connection)
+    if not recorder.has_table():
+        return Counter()
+    return Counter(MigrationKey(app, name) for app, name in recorder.migration_qs.values_list("app", "name"))

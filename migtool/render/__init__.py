@@ -1,0 +1,1 @@
+"""Turn core values into Rich tables and JSON payloads.  Nothing here prints."""
