@@ -1,0 +1,1 @@
+"""Orders placed for catalog products."""

@@ -1,0 +1,1 @@
+"""Example project used to exercise migtool (see ../RELEASES.md)."""

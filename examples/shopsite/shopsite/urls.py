@@ -1,0 +1,3 @@
+"""No views: the project only exists for its migrations."""
+
+urlpatterns: list = []
