@@ -8,16 +8,39 @@ renderer.  Nothing here prints.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from migtool.core.graph import ProjectGraph
-from migtool.core.snapshot import ReleaseDiff, ReleaseSnapshot, check_release_name, diff, freeze, resolve_legacy
+from migtool.core.graph import MigrationKey, ProjectGraph
+from migtool.core.planner import RollbackPlan, plan_forward, plan_rollback, plan_to_release
+from migtool.core.safety import StepCheck
+from migtool.core.snapshot import (
+    AppSnapshot,
+    ReleaseDiff,
+    ReleaseSnapshot,
+    check_release_name,
+    diff,
+    freeze,
+    resolve_legacy,
+)
 from migtool.core.status import DatabaseStatus, database_status
 from migtool.django_adapter import bootstrap
-from migtool.errors import InputError, ReleaseExistsError
+from migtool.errors import (
+    ExecutionError,
+    GraphConflictError,
+    InputError,
+    PlanRefusedError,
+    ReleaseExistsError,
+    RestoreFailedError,
+)
 from migtool.store import ReleaseStore
+
+if TYPE_CHECKING:
+    from migtool.django_adapter.executor import Batch, Observer, StepEvent
+    from migtool.django_adapter.journal import RunRecord
 
 NOW = "(disk)"
 
@@ -165,3 +188,409 @@ def database_state(project: Project, database: str) -> DatabaseStatus:
     recorded = load_recorded(connection)
     releases = [project.load_release(name) for name in project.store.names()]
     return database_status(project.graph, recorded, releases, database)
+
+
+@dataclass(frozen=True)
+class RollbackPreview:
+    """A rollback plan with its pre-flight checks, for one database.
+
+    ``recorded`` is the state the plan was made for: execution refuses to start
+    if the database no longer has exactly these rows.
+    """
+
+    database: str
+    plan: RollbackPlan
+    checks: tuple[StepCheck, ...]
+    one_transaction: bool
+    recorded: frozenset[MigrationKey]
+
+    @property
+    def blockers(self) -> tuple[str, ...]:
+        """Every reason not to run, all at once: plan refusals, then step blockers."""
+        return tuple(r.message for r in self.plan.refusals) + tuple(
+            f"{c.key}: {b}" for c in self.checks for b in c.blockers
+        )
+
+    @property
+    def data_loss(self) -> tuple[str, ...]:
+        return tuple(f"{c.key}: {d}" for c in self.checks for d in c.data_loss)
+
+
+def preview_rollback(project: Project, release: str, database: str) -> RollbackPreview:
+    """Plan the rollback of ``database`` to ``release`` and run every pre-flight check.
+
+    Read-only.  Raises for bad input (unknown release, unreachable database);
+    reasons the plan must not run are in ``RollbackPreview.blockers``.
+    """
+    from migtool.django_adapter.connection import get_connection
+
+    check_release_name(release)
+    project.setup()
+    snapshot = project.load_release(release)
+    return _preview_backwards(project, get_connection(database), database, snapshot)
+
+
+def _preview_backwards(project: Project, connection: Any, database: str, snapshot: ReleaseSnapshot) -> RollbackPreview:
+    from migtool.django_adapter.executor import build_executor, plan_migrations, states_before
+    from migtool.django_adapter.loader import load_recorded
+    from migtool.django_adapter.preflight import check_steps
+
+    recorded = frozenset(load_recorded(connection))
+    plan = plan_rollback(project.graph, recorded, snapshot)
+    checks: list[StepCheck] = []
+    if plan.steps:
+        executor = build_executor(connection, plan.use_originals)
+        migrations = plan_migrations(executor, plan.steps)
+        checks = check_steps(connection, migrations, states_before(executor, migrations))
+    one_transaction = bool(connection.features.can_rollback_ddl) and all(c.atomic for c in checks)
+    return RollbackPreview(database, plan, tuple(checks), one_transaction, recorded)
+
+
+def rollback_sql(project: Project, preview: RollbackPreview) -> list[str]:
+    """Return the SQL the rollback would run, in plan order, running none of it."""
+    from migtool.django_adapter.connection import get_connection
+    from migtool.django_adapter.executor import build_executor, collect_sql, plan_migrations, states_before
+
+    connection = get_connection(preview.database)
+    executor = build_executor(connection, preview.plan.use_originals)
+    migrations = plan_migrations(executor, preview.plan.steps)
+    return collect_sql(connection, migrations, states_before(executor, migrations))
+
+
+def execute_rollback(
+    project: Project, preview: RollbackPreview, observer: Observer, *, lock_timeout: float, command: str = "rollback"
+) -> tuple[MigrationKey, ...]:
+    """Run a previewed rollback that has no blockers; return the migrations unapplied.
+
+    Takes the database lock, then refuses (``PlanRefusedError``) if the
+    database changed since the preview.  Raises ``LockHeldError``,
+    ``ExecutionError`` (restored) or ``RestoreFailedError`` (not restored).
+    """
+    from migtool.django_adapter.connection import get_connection
+    from migtool.django_adapter.executor import Batch, RowFixes
+    from migtool.django_adapter.loader import load_recorded
+
+    assert not preview.blockers, "execute_rollback needs a plan without blockers"
+    connection = get_connection(preview.database)
+    batch = Batch(
+        steps=preview.plan.steps,
+        backwards=True,
+        in_one_transaction=preview.one_transaction,
+        use_originals=preview.plan.use_originals,
+        fixes=RowFixes(preview.plan.restore_rows, preview.plan.stale_rows),
+    )
+
+    def unchanged() -> None:
+        if frozenset(load_recorded(connection)) != preview.recorded:
+            raise PlanRefusedError(
+                f"Database {preview.database!r} changed since the rollback was planned; nothing was touched.",
+                hint="Run the rollback again to plan against the current state.",
+            )
+
+    run_journaled(
+        connection,
+        batch,
+        observer,
+        command=command,
+        release=preview.plan.release,
+        lock_timeout=lock_timeout,
+        precheck=unchanged,
+    )
+    return preview.plan.steps
+
+
+def run_journaled(
+    connection: Any,
+    batch: Batch,
+    observer: Observer,
+    *,
+    command: str,
+    release: str | None,
+    lock_timeout: float,
+    precheck: Callable[[], None] = lambda: None,
+) -> int:
+    """Run ``batch`` under the database lock, recorded in the journal; return the run id.
+
+    ``precheck`` runs once the lock is held and may refuse (nothing touched).
+    """
+    from migtool.django_adapter.executor import run_batch
+    from migtool.django_adapter.journal import FAILED, RESTORED, SUCCEEDED, Journal, StepLog
+    from migtool.django_adapter.lock import migration_lock
+
+    journal = Journal(connection)
+
+    def holder() -> str:
+        running = [r for r in journal.runs(5, lock_free=False) if r.status == "running"]
+        return running[0].describe() if running else "a run that has not journaled yet"
+
+    with migration_lock(connection, lock_timeout, holder):
+        precheck()
+        run_id = journal.begin(command, release, "backwards" if batch.backwards else "forwards")
+        log = StepLog(journal, run_id, backwards=batch.backwards, live=not batch.in_one_transaction)
+
+        def observe(event: StepEvent) -> None:
+            observer(event)
+            log(event)
+
+        try:
+            run_batch(connection, batch, observe)
+        except ExecutionError as exc:
+            log.close(rolled_back=batch.in_one_transaction)
+            status = FAILED if isinstance(exc, RestoreFailedError) else RESTORED
+            journal.finish(run_id, status, exc.message)
+            exc.details["run_id"] = run_id
+            raise
+        log.close(rolled_back=False)
+        journal.finish(run_id, SUCCEEDED)
+    return run_id
+
+
+@dataclass(frozen=True)
+class MigratePreview:
+    """A forward batch with its checks.  ``undo_blockers`` say which steps could
+    not be undone if a later step failed; they matter when the batch cannot be
+    one transaction."""
+
+    database: str
+    release: str | None
+    steps: tuple[MigrationKey, ...]
+    checks: tuple[StepCheck, ...]
+    one_transaction: bool
+    recorded: frozenset[MigrationKey]
+    use_originals: bool = False
+
+    @property
+    def undo_blockers(self) -> tuple[str, ...]:
+        return tuple(f"{c.key}: {b}" for c in self.checks for b in c.blockers)
+
+    @property
+    def unsafe(self) -> bool:
+        """A failure could leave the batch half-applied for good."""
+        return bool(self.undo_blockers) and not self.one_transaction
+
+
+def preview_migrate(
+    project: Project,
+    database: str,
+    *,
+    app_label: str | None = None,
+    migration: str | None = None,
+    release: str | None = None,
+    create: bool = False,
+) -> MigratePreview:
+    """Plan a forward batch like ``manage.py migrate [APP [MIGRATION]]``, or to exactly
+    ``release``, and check whether each step could be undone.
+
+    Read-only, except that ``create`` lets a missing SQLite file be created.
+    """
+    from migtool.django_adapter.connection import get_connection
+    from migtool.django_adapter.executor import (
+        build_executor,
+        check_history,
+        forward_order,
+        plan_migrations,
+        states_before,
+    )
+    from migtool.django_adapter.loader import load_recorded
+    from migtool.django_adapter.preflight import check_steps
+
+    if release is not None:
+        check_release_name(release)
+    project.setup()
+    snapshot = project.load_release(release) if release is not None else None
+    connection = get_connection(database, create=create)
+    graph = project.graph
+    recorded = frozenset(load_recorded(connection))
+    effective = graph.effective(recorded)
+    conflicts = {app: leaves for app, leaves in effective.leaves().items() if len(leaves) > 1}
+    if conflicts:
+        listing = "; ".join(f"{app}: {', '.join(k.name for k in keys)}" for app, keys in conflicts.items())
+        raise GraphConflictError(
+            f"Conflicting migrations detected ({listing}).",
+            hint="Run 'python manage.py makemigrations --merge' and commit the merge migration.",
+        )
+    check_history(build_executor(connection, False))
+    if snapshot is not None:
+        _refuse_outside(graph, recorded, snapshot)
+        steps, use_originals = plan_to_release(graph, recorded, snapshot)
+    else:
+        steps, use_originals = plan_forward(graph, recorded, _targets(graph, recorded, app_label, migration)), False
+    executor = build_executor(connection, use_originals)
+    checks: list[StepCheck] = []
+    if steps:
+        steps = forward_order(executor, steps)
+        migrations = plan_migrations(executor, steps, applied=False)
+        checks = check_steps(connection, migrations, states_before(executor, migrations))
+    one_transaction = bool(connection.features.can_rollback_ddl) and all(c.atomic for c in checks)
+    return MigratePreview(database, release, steps, tuple(checks), one_transaction, recorded, use_originals)
+
+
+def _refuse_outside(graph: ProjectGraph, recorded: frozenset[MigrationKey], release: ReleaseSnapshot) -> None:
+    """Refuse a migrate to ``release`` when reaching it would need unapplying."""
+    outside = plan_rollback(graph, recorded, release).steps
+    if outside:
+        raise PlanRefusedError(
+            f"The database has {len(outside)} migration(s) outside release {release.release} "
+            f"({', '.join(map(str, outside[:5]))}); migrate-safe only applies migrations.",
+            hint=f"Run 'migtool rollback {release.release}' first.",
+        )
+
+
+def _targets(
+    graph: ProjectGraph, recorded: frozenset[MigrationKey], app_label: str | None, migration: str | None
+) -> list[MigrationKey] | None:
+    """Resolve ``APP_LABEL [MIGRATION_NAME]`` as migrate does, refusing anything backwards."""
+    effective = graph.effective(recorded)
+    if app_label is None:
+        return None
+    if app_label not in graph.apps:
+        raise InputError(f"App {app_label!r} does not have migrations.", hint="Check the app label ('migtool status').")
+    if migration is None:
+        return list(effective.leaves()[app_label])
+    if migration == "zero":
+        raise PlanRefusedError(
+            "migrate-safe only migrates forwards.", hint="To unapply migrations, use 'migtool rollback RELEASE'."
+        )
+    names = [k for k in effective.parents if k.app_label == app_label]
+    matches = [k for k in names if k.name == migration] or [k for k in names if k.name.startswith(migration)]
+    if len(matches) != 1:
+        problem = "More than one migration matches" if matches else "Cannot find a migration matching"
+        raise InputError(f"{problem} {migration!r} in app {app_label!r}.", hint="Give more of the migration's name.")
+    target = matches[0]
+    applied = graph.applied(recorded)
+    later = [k for k in effective.descendants([target]) - {target} if k.app_label == app_label and k in applied]
+    if later:
+        raise PlanRefusedError(
+            f"{target} is applied and so is {sorted(later)[0]}: migrating to it would unapply migrations, "
+            "and migrate-safe only migrates forwards.",
+            hint="Use 'migtool rollback RELEASE' to go back.",
+        )
+    return [target]
+
+
+def execute_migrate(project: Project, preview: MigratePreview, observer: Observer, *, lock_timeout: float) -> int:
+    """Apply a previewed forward batch all-or-nothing; return the journal's run id.
+
+    Under the lock, refuses (nothing applied) if the database changed since the
+    preview, e.g. because a concurrent run migrated it meanwhile.
+    """
+    from migtool.django_adapter.connection import get_connection
+    from migtool.django_adapter.executor import Batch
+    from migtool.django_adapter.loader import load_recorded
+
+    connection = get_connection(preview.database)
+
+    def unchanged() -> None:
+        if frozenset(load_recorded(connection)) != preview.recorded:
+            raise PlanRefusedError(
+                f"Database {preview.database!r} changed while migrate-safe waited for the lock "
+                "(another run migrated it); this run applied nothing.",
+                hint="Run migrate-safe again to see what is left to apply.",
+            )
+
+    batch = Batch(
+        steps=preview.steps,
+        backwards=False,
+        in_one_transaction=preview.one_transaction,
+        use_originals=preview.use_originals,
+        signals=True,
+    )
+    return run_journaled(
+        connection,
+        batch,
+        observer,
+        command="migrate-safe",
+        release=preview.release,
+        lock_timeout=lock_timeout,
+        precheck=unchanged,
+    )
+
+
+def run_history(project: Project, database: str, *, limit: int | None = None) -> list[RunRecord]:
+    """Return journaled runs, newest first; read-only (an absent journal is empty)."""
+    from migtool.django_adapter.connection import get_connection
+    from migtool.django_adapter.journal import Journal
+    from migtool.django_adapter.lock import is_locked
+
+    project.setup()
+    connection = get_connection(database)
+    return Journal(connection).runs(limit, lock_free=not is_locked(connection))
+
+
+def run_details(project: Project, database: str, run_id: int) -> RunRecord:
+    """Return one journaled run with its steps; read-only."""
+    from migtool.django_adapter.connection import get_connection
+    from migtool.django_adapter.journal import Journal
+    from migtool.django_adapter.lock import is_locked
+
+    project.setup()
+    connection = get_connection(database)
+    record = Journal(connection).run(run_id, lock_free=not is_locked(connection))
+    if record is None:
+        raise InputError(f"No run {run_id} in the journal of {database!r}.", hint="'migtool history' lists the runs.")
+    return record
+
+
+def preview_rollback_last(project: Project, database: str) -> RollbackPreview:
+    """Plan undoing exactly what the most recent successful migrate-safe run applied.
+
+    Refuses when that would not be safe: a later run changed the database, a
+    migration was applied outside migtool after it, or something it applied
+    is no longer applied.
+    """
+    from migtool.django_adapter.connection import get_connection
+    from migtool.django_adapter.journal import RESTORED, SUCCEEDED, Journal
+    from migtool.django_adapter.loader import load_recorded, recorded_after
+
+    project.setup()
+    connection = get_connection(database)
+    journal = Journal(connection)
+    runs = journal.runs()
+    last = next((r for r in runs if r.command == "migrate-safe" and r.status == SUCCEEDED), None)
+    if last is None:
+        raise PlanRefusedError(
+            f"The journal of {database!r} has no successful migrate-safe run to undo.",
+            hint="'migtool history' lists the runs; roll back to a release with 'migtool rollback RELEASE'.",
+        )
+    later = [r for r in runs if r.id > last.id and r.status != RESTORED]
+    if later:
+        raise PlanRefusedError(
+            f"rollback --last would undo run {last.id}, but run {later[-1].id} ({later[-1].command}, "
+            f"{later[-1].status}) changed the database after it.",
+            hint="Roll back to a release instead: 'migtool rollback RELEASE'.",
+        )
+    applied_by_run = [s.key for s in (journal.run(last.id) or last).steps if s.outcome == "done"]
+    assert last.finished_at is not None
+    manual = sorted(recorded_after(connection, last.finished_at) - set(applied_by_run))
+    recorded = frozenset(load_recorded(connection))
+    gone = [k for k in applied_by_run if not project.graph.atoms([k]) <= recorded]
+    if manual or gone:
+        why = (
+            f"applied after it outside migtool: {', '.join(map(str, manual))}"
+            if manual
+            else (f"no longer applied: {', '.join(map(str, gone))}")
+        )
+        raise PlanRefusedError(
+            f"rollback --last would undo run {last.id}, but migrations were {why}.",
+            hint="Roll back to a release instead: 'migtool rollback RELEASE'.",
+        )
+    graph = project.graph
+    before = _state_snapshot(graph, recorded - graph.stands_for(applied_by_run), f"before-run-{last.id}")
+    preview = _preview_backwards(project, connection, database, before)
+    if set(preview.plan.steps) != set(applied_by_run):
+        raise PlanRefusedError(
+            f"Undoing run {last.id} would unapply {len(preview.plan.steps)} migration(s), not the "
+            f"{len(applied_by_run)} it applied; the graph or the database changed since.",
+            hint="Roll back to a release instead: 'migtool rollback RELEASE'.",
+        )
+    return preview
+
+
+def _state_snapshot(graph: ProjectGraph, recorded: frozenset[MigrationKey], name: str) -> ReleaseSnapshot:
+    """Describe the state a set of recorded rows stands for as an (unsaved) release."""
+    members = {k for k in graph.nodes if k in recorded or (k in graph.replaces and graph.atoms([k]) <= recorded)}
+    apps = {
+        app: AppSnapshot(leaves=(), migrations=tuple(sorted(k.name for k in members if k.app_label == app)))
+        for app in sorted({k.app_label for k in members})
+    }
+    return ReleaseSnapshot(release=name, apps=apps)

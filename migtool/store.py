@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from migtool.core.snapshot import ReleaseSnapshot, check_release_name, parse_snapshot, release_sort_key
+from migtool.core.snapshot import RELEASE_NAME, ReleaseSnapshot, check_release_name, parse_snapshot, release_sort_key
 from migtool.errors import MalformedReleaseError, UnknownReleaseError
 
 
@@ -26,7 +26,8 @@ class ReleaseStore:
         """Return the known release names, newest first (version-aware order)."""
         if not self.directory.is_dir():
             return []
-        names = [p.stem for p in self.directory.glob("*.json") if not p.name.startswith(".")]
+        # Only files named like a release are releases; anything else there is not ours.
+        names = [p.stem for p in self.directory.glob("*.json") if RELEASE_NAME.fullmatch(p.stem)]
         return sorted(names, key=release_sort_key, reverse=True)
 
     def exists(self, release: str) -> bool:
@@ -41,8 +42,7 @@ class ReleaseStore:
             known = ", ".join(self.names()) or "none"
             raise UnknownReleaseError(
                 f"Unknown release {release!r} (no {path}). Known releases: {known}.",
-                hint=f"Run 'migtool freeze --release {release}' on the release's commit, "
-                "or pass --releases-dir.",
+                hint=f"Run 'migtool freeze --release {release}' on the release's commit, or pass --releases-dir.",
                 release=release,
             ) from None
         try:

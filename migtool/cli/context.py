@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
 from rich.table import Table
 
 from migtool.api import Project
+
+if TYPE_CHECKING:
+    from migtool.django_adapter.executor import Observer, StepEvent
 
 
 class AppContext:
@@ -30,7 +33,10 @@ class AppContext:
         self.traceback = os.environ.get("MIGTOOL_TRACEBACK", "") not in ("", "0")
         self.format = "table"
         self._project: Project | None = None
-        self.out = Console(file=sys.stdout, markup=False, highlight=False, emoji=False, soft_wrap=False)
+        # Off a terminal (CI logs, files) Rich would assume 80 columns and fold
+        # migration names; COLUMNS still wins when set.
+        width = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 160
+        self.out = Console(file=sys.stdout, markup=False, highlight=False, emoji=False, soft_wrap=False, width=width)
         self.err = Console(file=sys.stderr, markup=False, highlight=False, emoji=False, soft_wrap=True)
 
     @property
@@ -39,9 +45,7 @@ class AppContext:
 
     def project(self) -> Project:
         if self._project is None:
-            self._project = Project(
-                settings=self.settings, pythonpath=self.pythonpath, releases_dir=self.releases_dir
-            )
+            self._project = Project(settings=self.settings, pythonpath=self.pythonpath, releases_dir=self.releases_dir)
             click.get_current_context().call_on_close(_close_connections)
         return self._project
 
@@ -54,6 +58,27 @@ class AppContext:
 
     def say(self, message: str) -> None:
         self.err.print(message)
+
+    def progress(self, verb: str) -> Observer:
+        """Return an observer that reports steps on stderr: one line per step, and
+        on a terminal a live spinner for the step that is running."""
+        live = self.err.status("") if self.err.is_terminal else None
+        if live is not None:
+            click.get_current_context().call_on_close(live.stop)
+        labels = {"start": verb, "done": "done", "restore": "re-applying", "restored": "re-applied"}
+
+        def observe(event: StepEvent) -> None:
+            line = f"[{event.index}/{event.total}] {labels[event.kind]} {event.key}"
+            if event.kind in ("start", "restore"):
+                if live is not None:
+                    live.update(line)
+                    live.start()
+                elif event.kind == "restore":
+                    self.say(line)
+            else:
+                self.say(line)
+
+        return observe
 
     @property
     def ascii_only(self) -> bool:

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from migtool import __version__
-from migtool.cli.commands import diff, freeze, releases, status
+from migtool.cli.commands import diff, freeze, history, migrate_safe, releases, rollback, status
 from migtool.cli.context import AppContext
 from migtool.cli.options import project_options
 from migtool.errors import (
@@ -83,6 +83,8 @@ def cli(ctx: click.Context) -> None:
       migtool freeze --release 2.0.3      snapshot the release's migrations
       migtool diff 2.0.3 2.0.4            what changed between two releases
       migtool status                      what the database has applied
+      migtool rollback 2.0.3 --yes        unapply everything not in 2.0.3
+      migtool migrate-safe                migrate all-or-nothing
 
     The project is found as manage.py finds it: --settings or
     DJANGO_SETTINGS_MODULE, with the current directory on the Python path.
@@ -90,7 +92,15 @@ def cli(ctx: click.Context) -> None:
     ctx.ensure_object(AppContext)
 
 
-for command in (freeze.freeze, releases.releases, diff.diff, status.status):
+for command in (
+    freeze.freeze,
+    releases.releases,
+    diff.diff,
+    status.status,
+    rollback.rollback,
+    migrate_safe.migrate_safe,
+    history.history,
+):
     cli.add_command(command)
 
 

@@ -11,7 +11,7 @@ still be resolved after it, and the reverse.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import NamedTuple
@@ -43,6 +43,20 @@ class MigrationNode:
     checksum: str | None = None
 
 
+def reachable(
+    keys: Iterable[MigrationKey], step: Callable[[MigrationKey], Iterable[MigrationKey]]
+) -> frozenset[MigrationKey]:
+    """Return ``keys`` and everything reached from them by repeatedly following ``step``."""
+    seen: set[MigrationKey] = set()
+    pending = list(keys)
+    while pending:
+        key = pending.pop()
+        if key not in seen:
+            seen.add(key)
+            pending.extend(step(key))
+    return frozenset(seen)
+
+
 def expand_squashes(
     keys: Iterable[MigrationKey], replaces: Mapping[MigrationKey, tuple[MigrationKey, ...]]
 ) -> frozenset[MigrationKey]:
@@ -52,19 +66,7 @@ def expand_squashes(
     sets of migrations describe the same database state exactly when their
     atoms are equal, whichever squashes each spelling uses.
     """
-    atoms: set[MigrationKey] = set()
-    pending = list(keys)
-    seen: set[MigrationKey] = set()
-    while pending:
-        key = pending.pop()
-        if key in seen:
-            continue
-        seen.add(key)
-        if replaces.get(key):
-            pending.extend(replaces[key])
-        else:
-            atoms.add(key)
-    return frozenset(atoms)
+    return frozenset(k for k in reachable(keys, lambda k: replaces.get(k, ())) if not replaces.get(k))
 
 
 class ProjectGraph:
@@ -79,13 +81,7 @@ class ProjectGraph:
         self.replaces: dict[MigrationKey, tuple[MigrationKey, ...]] = {
             k: n.replaces for k, n in self.nodes.items() if n.replaces
         }
-        children: dict[MigrationKey, list[MigrationKey]] = {k: [] for k in self.nodes}
-        for node in self.nodes.values():
-            for parent in node.parents:
-                children[parent].append(node.key)
-        self.children: dict[MigrationKey, tuple[MigrationKey, ...]] = {
-            k: tuple(sorted(v)) for k, v in children.items()
-        }
+        self.declared = DependencyGraph({k: n.parents for k, n in self.nodes.items()})
 
     def __contains__(self, key: object) -> bool:
         return key in self.nodes
@@ -101,29 +97,12 @@ class ProjectGraph:
         This is the set of migrations a release consists of, in both spellings.
         Keys not on disk are kept, so the caller can report them.
         """
-        result: set[MigrationKey] = set()
-        pending = list(keys)
-        while pending:
-            key = pending.pop()
-            if key in result:
-                continue
-            result.add(key)
-            node = self.nodes.get(key)
-            if node is not None:
-                pending.extend(node.parents)
-                pending.extend(r for r in node.replaces if r in self.nodes)
-        return frozenset(result)
 
-    def descendants(self, keys: Iterable[MigrationKey]) -> frozenset[MigrationKey]:
-        """Return ``keys`` plus everything that depends on them, transitively."""
-        result: set[MigrationKey] = set()
-        pending = [k for k in keys if k in self.nodes]
-        while pending:
-            key = pending.pop()
-            if key not in result:
-                result.add(key)
-                pending.extend(self.children[key])
-        return frozenset(result)
+        def needs(key: MigrationKey) -> Iterable[MigrationKey]:
+            node = self.nodes.get(key)
+            return () if node is None else (*node.parents, *(r for r in node.replaces if r in self.nodes))
+
+        return reachable(keys, needs)
 
     def atoms(self, keys: Iterable[MigrationKey]) -> frozenset[MigrationKey]:
         """Return the squash-free spelling of ``keys`` (see ``expand_squashes``)."""
@@ -144,34 +123,38 @@ class ProjectGraph:
             done = sum(1 for a in atoms if a in recorded)
             if done in (0, len(atoms)):
                 in_effect.add(squash)
-        absorbed = {
-            inner
-            for outer in in_effect
-            for inner in self.replaces[outer]
-            if inner in in_effect
-        }
+        absorbed = {inner for outer in in_effect for inner in self.replaces[outer] if inner in in_effect}
         return frozenset(in_effect - absorbed)
 
-    def effective(self, recorded: frozenset[MigrationKey] = frozenset()) -> EffectiveGraph:
-        """Return the graph Django would plan with for a database with ``recorded`` rows."""
+    def effective(self, recorded: frozenset[MigrationKey] = frozenset()) -> DependencyGraph:
+        """Return the graph Django would plan with for a database with ``recorded`` rows.
+
+        A squash in effect hides the migrations it replaces and takes over their
+        edges; a dropped squash (partly recorded) hides itself, and its children
+        depend on its latest originals instead, as in Django's
+        ``remove_replacement_node``.
+        """
         squashes = self.squashes_in_effect(recorded)
-        stand_in: dict[MigrationKey, MigrationKey] = {}
+        redirect: dict[MigrationKey, frozenset[MigrationKey]] = {}
         for squash in squashes:
-            for replaced in self._replaced_on_disk(squash):
-                stand_in[replaced] = squash
-        hidden = set(stand_in) | {
-            s for s in self.replaces if s not in squashes and s not in stand_in
-        }
+            for replaced in self.replaced_on_disk(squash):
+                redirect[replaced] = frozenset([squash])
+        for squash in self.replaces.keys() - squashes - redirect.keys():
+            originals = self.replaced_on_disk(squash)
+            redirect[squash] = originals - {p for o in originals for p in self.nodes[o].parents}
+
+        def resolve(key: MigrationKey) -> frozenset[MigrationKey]:
+            return frozenset().union(*map(resolve, redirect[key])) if key in redirect else frozenset([key])
+
         parents: dict[MigrationKey, tuple[MigrationKey, ...]] = {}
         for key, node in self.nodes.items():
-            if key in hidden:
+            if key in redirect:
                 continue
             edges = set(node.parents)
-            for member in self._replaced_on_disk(key) if key in squashes else ():
-                edges.update(self.nodes[member].parents)
-            mapped = {stand_in.get(p, p) for p in edges} - {key}
-            parents[key] = tuple(sorted(mapped))
-        return EffectiveGraph(parents)
+            if key in squashes:
+                edges.update(p for member in self.replaced_on_disk(key) for p in self.nodes[member].parents)
+            parents[key] = tuple(sorted(frozenset().union(*map(resolve, edges)) - {key}))
+        return DependencyGraph(parents)
 
     def applied(self, recorded: frozenset[MigrationKey]) -> frozenset[MigrationKey]:
         """Return what Django counts as applied, as ``loader.applied_migrations`` does.
@@ -190,23 +173,38 @@ class ProjectGraph:
                 result.add(key)
         return frozenset(result)
 
-    def _replaced_on_disk(self, squash: MigrationKey) -> frozenset[MigrationKey]:
+    def stands_for(self, keys: Iterable[MigrationKey]) -> frozenset[MigrationKey]:
+        """Return ``keys`` and every name they replace, recursively, on disk or not:
+        the rows Django deletes when it unapplies them."""
+        return reachable(keys, lambda k: self.replaces.get(k, ()))
+
+    def replaced_on_disk(self, squash: MigrationKey) -> frozenset[MigrationKey]:
         """Every migration on disk that ``squash`` replaces, directly or through a nested squash."""
-        found: set[MigrationKey] = set()
-        pending = list(self.replaces.get(squash, ()))
-        while pending:
-            key = pending.pop()
-            if key in self.nodes and key not in found:
-                found.add(key)
-                pending.extend(self.replaces.get(key, ()))
-        return frozenset(found)
+        return frozenset(k for k in self.stands_for([squash]) - {squash} if k in self.nodes)
 
 
-class EffectiveGraph:
-    """The nodes and edges Django plans with, for one recorded state."""
+class DependencyGraph:
+    """Nodes and dependency edges to plan with: the declared edges of every
+    file, or the effective graph Django uses for one recorded state."""
 
     def __init__(self, parents: Mapping[MigrationKey, tuple[MigrationKey, ...]]) -> None:
         self.parents = parents
+
+    @cached_property
+    def children(self) -> dict[MigrationKey, tuple[MigrationKey, ...]]:
+        children: dict[MigrationKey, list[MigrationKey]] = {k: [] for k in self.parents}
+        for key, parents in self.parents.items():
+            for parent in parents:
+                children[parent].append(key)
+        return {k: tuple(sorted(v)) for k, v in children.items()}
+
+    def ancestors(self, keys: Iterable[MigrationKey]) -> frozenset[MigrationKey]:
+        """Return ``keys`` (those in the graph) plus everything they depend on."""
+        return reachable((k for k in keys if k in self.parents), lambda k: self.parents[k])
+
+    def descendants(self, keys: Iterable[MigrationKey]) -> frozenset[MigrationKey]:
+        """Return ``keys`` (those in the graph) plus everything depending on them."""
+        return reachable((k for k in keys if k in self.parents), lambda k: self.children[k])
 
     def leaves(self) -> dict[str, tuple[MigrationKey, ...]]:
         """Return each app's leaf migrations: nodes with no child in the same app.
@@ -234,17 +232,13 @@ class EffectiveGraph:
     def order(self) -> tuple[MigrationKey, ...]:
         """Every node, parents first, deterministically."""
         waiting = {k: len(ps) for k, ps in self.parents.items()}
-        children: dict[MigrationKey, list[MigrationKey]] = {k: [] for k in self.parents}
-        for key, parents in self.parents.items():
-            for parent in parents:
-                children[parent].append(key)
         ready = [k for k, n in waiting.items() if n == 0]
         heapq.heapify(ready)
         order: list[MigrationKey] = []
         while ready:
             key = heapq.heappop(ready)
             order.append(key)
-            for child in children[key]:
+            for child in self.children[key]:
                 waiting[child] -= 1
                 if waiting[child] == 0:
                     heapq.heappush(ready, child)

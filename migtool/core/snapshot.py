@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from migtool.core.graph import MigrationKey, ProjectGraph, expand_squashes
+from migtool.core.graph import MigrationKey, ProjectGraph
 from migtool.errors import GraphConflictError, InvalidReleaseNameError, MalformedReleaseError
 
 FORMAT = "migtool-release"
@@ -45,7 +45,7 @@ def release_sort_key(name: str) -> tuple[tuple[int, int | str], ...]:
     Runs of digits compare as numbers and other runs as text; a number sorts
     before text at the same position.
     """
-    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.findall(r"\d+|\D+", name))
+    return tuple((0, int(part)) if part.isdecimal() else (1, part) for part in re.findall(r"[0-9]+|[^0-9]+", name))
 
 
 @dataclass(frozen=True)
@@ -75,11 +75,6 @@ class ReleaseSnapshot:
     def leaf_keys(self) -> tuple[MigrationKey, ...]:
         return tuple(MigrationKey(app, leaf) for app, snap in self.apps.items() for leaf in snap.leaves)
 
-    def atoms(self) -> frozenset[MigrationKey]:
-        """The release's state in squash-free spelling (see ``expand_squashes``)."""
-        replaces = {MigrationKey(app, s): r for app, snap in self.apps.items() for s, r in snap.squashes.items()}
-        return expand_squashes(self.keys(), replaces)
-
     def to_json(self) -> str:
         """Serialise deterministically, with a trailing newline."""
         apps: dict[str, Any] = {}
@@ -106,30 +101,45 @@ def freeze(graph: ProjectGraph, release: str, django_version: str | None) -> Rel
     Raises ``GraphConflictError`` when an app has several leaves, because the
     release would then not be one state Django can migrate to.
     """
-    leaves = graph.effective().leaves()
+    effective = graph.effective()
+    leaves = effective.leaves()
     conflicts = {app: keys for app, keys in leaves.items() if len(keys) > 1}
     if conflicts:
-        names = "; ".join(f"{app}: {', '.join(k.name for k in keys)}" for app, keys in conflicts.items())
+        listing = "; ".join(f"{app}: {', '.join(k.name for k in keys)}" for app, keys in conflicts.items())
         raise GraphConflictError(
-            f"Conflicting leaf migrations, so this is not one release state ({names}).",
+            f"Conflicting leaf migrations, so this is not one release state ({listing}).",
             hint="Run 'python manage.py makemigrations --merge', commit the merge migration, then freeze.",
             conflicts={app: [k.name for k in keys] for app, keys in conflicts.items()},
         )
-    members = graph.closure(k for keys in leaves.values() for k in keys)
+    members = _members(graph, [k for keys in leaves.values() for k in keys])
+    leaf_names = {app: tuple(k.name for k in keys) for app, keys in leaves.items()}
+    return ReleaseSnapshot(release, _app_snapshots(graph, members, leaf_names, checksums=True), django_version)
+
+
+def _members(graph: ProjectGraph, leaves: list[MigrationKey]) -> frozenset[MigrationKey]:
+    """Return the full set of a release with these leaves, in both spellings.
+
+    Ancestors in the effective graph reach squashes that nothing declares a
+    dependency on; the closure over declared edges reaches originals hidden by
+    a squash.  Keys not on disk are kept, so callers can report them.
+    """
+    return graph.closure(set(leaves) | graph.effective().ancestors(leaves))
+
+
+def _app_snapshots(
+    graph: ProjectGraph, members: frozenset[MigrationKey], leaves: Mapping[str, tuple[str, ...]], *, checksums: bool
+) -> dict[str, AppSnapshot]:
+    """Split ``members`` into per-app snapshots, with squash relations (and checksums) from ``graph``."""
     apps: dict[str, AppSnapshot] = {}
     for app in sorted({k.app_label for k in members}):
-        names = sorted(k.name for k in members if k.app_label == app)
+        keys = sorted(k for k in members if k.app_label == app)
         apps[app] = AppSnapshot(
-            leaves=tuple(k.name for k in leaves.get(app, ())),
-            migrations=tuple(names),
-            squashes={
-                n: tuple(sorted(graph.replaces[MigrationKey(app, n)]))
-                for n in names
-                if MigrationKey(app, n) in graph.replaces
-            },
-            checksums={n: c for n in names if (c := graph.nodes[MigrationKey(app, n)].checksum)},
+            leaves=leaves.get(app, ()),
+            migrations=tuple(k.name for k in keys),
+            squashes={k.name: tuple(sorted(graph.replaces[k])) for k in keys if k in graph.replaces},
+            checksums={k.name: c for k in keys if checksums and k in graph and (c := graph.nodes[k].checksum)},
         )
-    return ReleaseSnapshot(release=release, apps=apps, django_version=django_version)
+    return apps
 
 
 def resolve_legacy(snapshot: ReleaseSnapshot, graph: ProjectGraph) -> ReleaseSnapshot:
@@ -140,18 +150,9 @@ def resolve_legacy(snapshot: ReleaseSnapshot, graph: ProjectGraph) -> ReleaseSna
     """
     if not snapshot.legacy:
         return snapshot
-    members = graph.closure(snapshot.leaf_keys())
-    apps: dict[str, AppSnapshot] = {}
-    for app in sorted({k.app_label for k in members}):
-        names = sorted(k.name for k in members if k.app_label == app)
-        apps[app] = AppSnapshot(
-            leaves=snapshot.apps[app].leaves if app in snapshot.apps else (),
-            migrations=tuple(names),
-            squashes={
-                n: graph.replaces[MigrationKey(app, n)] for n in names if MigrationKey(app, n) in graph.replaces
-            },
-        )
-    return ReleaseSnapshot(release=snapshot.release, apps=apps, django_version=None, legacy=True)
+    members = _members(graph, list(snapshot.leaf_keys()))
+    leaves = {app: snap.leaves for app, snap in snapshot.apps.items()}
+    return ReleaseSnapshot(snapshot.release, _app_snapshots(graph, members, leaves, checksums=False), legacy=True)
 
 
 def parse_snapshot(text: str, release: str, source: str) -> ReleaseSnapshot:
@@ -181,7 +182,8 @@ def parse_snapshot(text: str, release: str, source: str) -> ReleaseSnapshot:
         raise bad("it names no apps (an empty object is not a release)")
     if "format" not in data:
         return _parse_legacy(data, release, bad)
-    if data.get("format") != FORMAT or data.get("format_version") != FORMAT_VERSION:
+    version = data.get("format_version")
+    if data.get("format") != FORMAT or type(version) is not int or version != FORMAT_VERSION:  # True == 1
         raise bad(
             f"unsupported format {data.get('format')!r} version {data.get('format_version')!r} "
             f"(this migtool reads {FORMAT} version {FORMAT_VERSION})"
@@ -240,7 +242,9 @@ def _parse_app(app: str, entry: object, bad: Any) -> AppSnapshot:
                 raise bad(f"app {app!r}: squash {squash!r} replaces {item!r}, which is not 'app.name'")
             keys.append(MigrationKey(label, name))
         squashes[squash] = tuple(keys)
-    return AppSnapshot(leaves=leaves, migrations=migrations, squashes=squashes, checksums=dict(sorted(checksums.items())))
+    return AppSnapshot(
+        leaves=leaves, migrations=migrations, squashes=squashes, checksums=dict(sorted(checksums.items()))
+    )
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from migtool.core.graph import MigrationKey, ProjectGraph
+from migtool.core.planner import matches_release
 from migtool.core.snapshot import ReleaseSnapshot
 
 
@@ -42,8 +43,8 @@ def database_status(
     """Return the status of a database whose ``django_migrations`` rows are ``recorded``.
 
     Applied state follows Django's squash rules (``ProjectGraph.applied``).  A
-    release matches when the applied migrations, squashes expanded, are exactly
-    the release's (``ReleaseSnapshot.atoms``); pass legacy releases resolved.
+    release matches when rolling back to it would change nothing and nothing of
+    it is missing (``matches_release``); pass legacy releases resolved.
     """
     rows = frozenset(recorded)
     applied = graph.applied(rows)
@@ -53,6 +54,7 @@ def database_status(
     duplicates = {k for k, count in recorded.items() if count > 1}
     apps = []
     for app in sorted({k.app_label for k in effective} | {k.app_label for k in ghosts}):
+
         def names(keys: Iterable[MigrationKey], app: str = app) -> tuple[str, ...]:
             return tuple(sorted(k.name for k in keys if k.app_label == app))
 
@@ -65,6 +67,5 @@ def database_status(
                 duplicates=names(duplicates),
             )
         )
-    state = graph.atoms(applied)
-    matching = tuple(r.release for r in releases if r.atoms() == state)
+    matching = tuple(r.release for r in releases if matches_release(graph, rows, r))
     return DatabaseStatus(database=database, apps=tuple(apps), matching_releases=matching)

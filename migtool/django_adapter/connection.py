@@ -8,8 +8,11 @@ from typing import Any
 from migtool.errors import ConfigurationError
 
 
-def get_connection(alias: str) -> Any:
+def get_connection(alias: str, *, create: bool = False) -> Any:
     """Return the connected Django connection for ``alias``.
+
+    A SQLite file that does not exist is created only with ``create`` (as
+    ``manage.py migrate`` would); otherwise it is reported, untouched.
 
     Raises ``ConfigurationError`` for an unknown alias, a missing driver or an
     unreachable server.  Messages name the engine, host and database, never
@@ -27,7 +30,7 @@ def get_connection(alias: str) -> Any:
         )
     connection = connections[alias]
     name = str(connection.settings_dict.get("NAME") or "")
-    if connection.vendor == "sqlite" and not _is_memory(name) and not os.path.exists(name):
+    if connection.vendor == "sqlite" and not create and not _is_memory(name) and not os.path.exists(name):
         # Connecting would create an empty file: a read must not change anything.
         raise ConfigurationError(
             f"The SQLite database file of {alias!r} does not exist: {name}.",

@@ -66,3 +66,14 @@ def load_recorded(connection: Any) -> Counter[MigrationKey]:
     if not recorder.has_table():
         return Counter()
     return Counter(MigrationKey(app, name) for app, name in recorder.migration_qs.values_list("app", "name"))
+
+
+def recorded_after(connection: Any, moment: Any) -> frozenset[MigrationKey]:
+    """Return the migrations recorded after ``moment`` (read-only)."""
+    from django.db.migrations.recorder import MigrationRecorder
+
+    recorder = MigrationRecorder(connection)
+    if not recorder.has_table():
+        return frozenset()
+    rows = recorder.migration_qs.filter(applied__gt=moment).values_list("app", "name")
+    return frozenset(MigrationKey(app, name) for app, name in rows)

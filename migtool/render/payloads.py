@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from migtool.api import FreezeResult, ReleaseSummary
+    from migtool.api import FreezeResult, MigratePreview, ReleaseSummary, RollbackPreview
     from migtool.core.snapshot import ReleaseDiff
     from migtool.core.status import DatabaseStatus
+    from migtool.django_adapter.journal import RunRecord
     from migtool.errors import MigtoolError
 
 SCHEMA_VERSION = 1
@@ -83,6 +84,101 @@ def status_to_dict(status: DatabaseStatus) -> dict[str, Any]:
             ],
         },
     )
+
+
+def rollback_to_dict(preview: RollbackPreview, *, executed: bool) -> dict[str, Any]:
+    plan = preview.plan
+    return _wrap(
+        "rollback",
+        {
+            "database": preview.database,
+            "release": plan.release,
+            "executed": executed,
+            "can_run": not preview.blockers,
+            "one_transaction": preview.one_transaction,
+            "over_squashed_originals": plan.use_originals,
+            "blockers": list(preview.blockers),
+            "refusals": [
+                {"kind": r.kind, "message": r.message, "migrations": [str(k) for k in r.keys]} for r in plan.refusals
+            ],
+            "warnings": list(plan.warnings),
+            "steps": [
+                {
+                    "migration": str(c.key),
+                    "app": c.key.app_label,
+                    "name": c.key.name,
+                    "effects": list(c.effects),
+                    "reversible": c.reversible,
+                    "atomic": c.atomic,
+                    "blockers": list(c.blockers),
+                    "data_loss": list(c.data_loss),
+                }
+                for c in preview.checks
+            ],
+        },
+    )
+
+
+def migrate_to_dict(preview: MigratePreview, *, executed: bool, run_id: int | None = None) -> dict[str, Any]:
+    return _wrap(
+        "migrate-safe",
+        {
+            "database": preview.database,
+            "release": preview.release,
+            "executed": executed,
+            "run_id": run_id,
+            "one_transaction": preview.one_transaction,
+            "unsafe": preview.unsafe,
+            "steps": [
+                {
+                    "migration": str(c.key),
+                    "app": c.key.app_label,
+                    "name": c.key.name,
+                    "reversible": c.reversible,
+                    "atomic": c.atomic,
+                    "undo_blockers": list(c.blockers),
+                }
+                for c in preview.checks
+            ],
+        },
+    )
+
+
+def _run_dict(run: RunRecord) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "command": run.command,
+        "release": run.release,
+        "direction": run.direction,
+        "status": run.status,
+        "started_at": run.started_at.isoformat(),
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "error": run.error,
+        "user": run.user,
+        "host": run.host,
+        "pid": run.pid,
+        "migtool_version": run.migtool_version,
+        "django_version": run.django_version,
+    }
+
+
+def history_to_dict(runs: list[RunRecord]) -> dict[str, Any]:
+    return _wrap("history", {"runs": [_run_dict(r) for r in runs]})
+
+
+def run_to_dict(run: RunRecord) -> dict[str, Any]:
+    steps = [
+        {
+            "position": s.position,
+            "migration": str(s.key),
+            "direction": s.direction,
+            "outcome": s.outcome,
+            "started_at": s.started_at.isoformat(),
+            "finished_at": s.finished_at.isoformat() if s.finished_at else None,
+        }
+        for s in run.steps
+    ]
+    return _wrap("run", {"run": {**_run_dict(run), "steps": steps}})
 
 
 def error_to_dict(error: MigtoolError, exit_code: int) -> dict[str, Any]:

@@ -9,9 +9,12 @@ from rich import box
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from migtool.api import FreezeResult, ReleaseSummary
+    from datetime import datetime
+
+    from migtool.api import FreezeResult, MigratePreview, ReleaseSummary, RollbackPreview
     from migtool.core.snapshot import ReleaseDiff
     from migtool.core.status import DatabaseStatus
+    from migtool.django_adapter.journal import RunRecord
 
 
 def _table(title: str, *columns: str, ascii_only: bool) -> Table:
@@ -22,8 +25,9 @@ def _table(title: str, *columns: str, ascii_only: bool) -> Table:
 
 
 def freeze_table(result: FreezeResult, *, ascii_only: bool) -> Table:
-    table = _table(f"Release {result.snapshot.release}", "App", "Leaves", "Migrations", "Squashes",
-                   ascii_only=ascii_only)
+    table = _table(
+        f"Release {result.snapshot.release}", "App", "Leaves", "Migrations", "Squashes", ascii_only=ascii_only
+    )
     for app, snap in result.snapshot.apps.items():
         table.add_row(app, ", ".join(snap.leaves), str(len(snap.migrations)), ", ".join(sorted(snap.squashes)))
     return table
@@ -47,8 +51,15 @@ def diff_table(changes: ReleaseDiff, *, ascii_only: bool) -> Table:
 
 
 def status_table(status: DatabaseStatus, *, ascii_only: bool) -> Table:
-    table = _table(f"Database {status.database!r}", "App", "Applied", "Unapplied", "Ghost rows", "Duplicate rows",
-                   ascii_only=ascii_only)
+    table = _table(
+        f"Database {status.database!r}",
+        "App",
+        "Applied",
+        "Unapplied",
+        "Ghost rows",
+        "Duplicate rows",
+        ascii_only=ascii_only,
+    )
     for app in status.apps:
         table.add_row(
             app.app,
@@ -58,3 +69,94 @@ def status_table(status: DatabaseStatus, *, ascii_only: bool) -> Table:
             "\n".join(app.duplicates) or "-",
         )
     return table
+
+
+def rollback_table(preview: RollbackPreview, *, ascii_only: bool) -> Table:
+    """The plan in execution order; '!' marks a blocked step, 'x' an irreversible one."""
+    mode = "one transaction" if preview.one_transaction else "step by step, re-applied on failure"
+    plan = preview.plan
+    table = _table(
+        f"Rollback of {preview.database!r} to {plan.release}: {len(plan.steps)} step(s), {mode}"
+        + (" (over squashed originals)" if plan.use_originals else ""),
+        "#",
+        "App",
+        "Migration",
+        "Reverting does",
+        "Reversible",
+        "Data impact",
+        "Blocked",
+        ascii_only=ascii_only,
+    )
+    for number, check in enumerate(preview.checks, 1):
+        table.add_row(
+            str(number),
+            check.key.app_label,
+            check.key.name,
+            "\n".join(check.effects) or "-",
+            "yes" if check.reversible else "x NO",
+            "\n".join(check.data_loss) or "-",
+            "\n".join(f"! {b}" for b in check.blockers) or "-",
+        )
+    return table
+
+
+def migrate_table(preview: MigratePreview, *, ascii_only: bool) -> Table:
+    """The forward batch; 'x' marks a step that could not be undone if a later one failed."""
+    mode = "one transaction" if preview.one_transaction else "step by step, unapplied again on failure"
+    target = f" to {preview.release}" if preview.release else ""
+    table = _table(
+        f"migrate-safe{target} on {preview.database!r}: {len(preview.steps)} migration(s), {mode}",
+        "#",
+        "App",
+        "Migration",
+        "Can be undone",
+        "Atomic",
+        "Why not",
+        ascii_only=ascii_only,
+    )
+    for number, check in enumerate(preview.checks, 1):
+        table.add_row(
+            str(number),
+            check.key.app_label,
+            check.key.name,
+            "yes" if check.reversible else "x NO",
+            "yes" if check.atomic else "no",
+            "\n".join(check.blockers) or "-",
+        )
+    return table
+
+
+def history_table(runs: list[RunRecord], *, ascii_only: bool) -> Table:
+    table = _table(
+        "Runs (newest first)", "Run", "Command", "Release", "Status", "Started", "Finished", "By", ascii_only=ascii_only
+    )
+    for run in runs:
+        table.add_row(
+            str(run.id),
+            run.command,
+            run.release or "-",
+            run.status,
+            _when(run.started_at),
+            _when(run.finished_at),
+            f"{run.user}@{run.host}",
+        )
+    return table
+
+
+def run_table(run: RunRecord, *, ascii_only: bool) -> Table:
+    title = f"Run {run.id}: {run.command} {run.release or ''} - {run.status}" + (f" ({run.error})" if run.error else "")
+    table = _table(title, "#", "Migration", "Direction", "Outcome", "Started", "Finished", ascii_only=ascii_only)
+    for step in run.steps:
+        table.add_row(
+            str(step.position),
+            str(step.key),
+            step.direction,
+            step.outcome,
+            _when(step.started_at),
+            _when(step.finished_at),
+        )
+    return table
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.isoformat(timespec="seconds") if moment else "-"

@@ -1,0 +1,66 @@
+# migtool developer tasks (GNU make).
+#
+#   make test                      set up $(VENV) if needed, run the whole suite
+#   make lint                      ruff + mypy
+#   make demo                      run examples/demo.sh with $(VENV)/bin first on PATH
+#   make test VENV=.venv-dj42 DJANGO='Django>=4.2,<5.0'
+#   make test VENV=.venv-dj6 PYTHON=python3.12 DJANGO='Django>=6.0,<6.2'
+#
+# Backends for the integration tests are chosen by MIGTOOL_TEST_BACKENDS and
+# MIGTOOL_REQUIRE_BACKENDS (see tests/conftest.py); they pass through from
+# the environment unchanged.
+
+PYTHON ?= python3
+VENV ?= .venv
+DJANGO ?=
+PYTEST_ARGS ?=
+
+BIN := $(abspath $(VENV))/bin
+# The stamp's name carries a checksum of DJANGO, so asking for another Django
+# in the same venv reinstalls instead of silently keeping the old one.
+DJANGO_KEY := $(firstword $(shell printf '%s' '$(DJANGO)' | cksum))
+STAMP := $(VENV)/.migtool-installed-$(DJANGO_KEY)
+EXAMPLE_REQS := $(wildcard examples/requirements.txt)
+
+.PHONY: install test lint demo clean
+
+install: $(STAMP)
+
+# Reinstall only when the venv is new or pyproject.toml / the example's
+# requirements changed: a second `make test` starts pytest at once.
+# mysqlclient compiles against libmariadb headers that a user's machine may
+# lack; then we install everything else and the MariaDB tests report
+# "driver missing" instead of the whole setup failing.
+$(STAMP): pyproject.toml $(EXAMPLE_REQS)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@rm -f $(VENV)/.migtool-installed-*
+	@echo "== installing migtool into $(VENV) $(if $(DJANGO),with '$(DJANGO)')"
+	@if $(BIN)/python -m pip install --quiet -e '.[postgres,mysql,test,lint]' \
+	        $(if $(DJANGO),'$(DJANGO)') > $(VENV)/pip-install.log 2>&1; then \
+	    echo "== installed (log: $(VENV)/pip-install.log)"; \
+	else \
+	    tail -n 15 $(VENV)/pip-install.log; \
+	    echo ""; \
+	    echo "WARNING: installing with the 'mysql' extra (mysqlclient) failed; see $(VENV)/pip-install.log."; \
+	    echo "WARNING: MariaDB/MySQL tests will be SKIPPED (driver missing). On Debian/Ubuntu:"; \
+	    echo "WARNING:     sudo apt-get install libmariadb-dev pkg-config && rm -rf $(VENV) && make test"; \
+	    echo ""; \
+	    $(BIN)/python -m pip install --quiet -e '.[postgres,test,lint]' $(if $(DJANGO),'$(DJANGO)') \
+	        >> $(VENV)/pip-install.log 2>&1 || { tail -n 30 $(VENV)/pip-install.log; exit 1; }; \
+	fi
+	@$(if $(EXAMPLE_REQS),$(BIN)/python -m pip install --quiet -r $(EXAMPLE_REQS))
+	@$(BIN)/python -c 'import django, sys; print(f"== Python {sys.version.split()[0]}, Django {django.__version__}")'
+	@touch $@
+
+test: $(STAMP)
+	PATH="$(BIN):$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check migtool tests
+	$(BIN)/mypy
+
+demo: $(STAMP)
+	PATH="$(BIN):$$PATH" bash examples/demo.sh
+
+clean:
+	rm -rf .venv .venv-*/ .pytest_cache .hypothesis .mypy_cache .ruff_cache build *.egg-info

@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import click
+
+from migtool import api
+from migtool.cli.context import AppContext
+from migtool.cli.options import database_option, format_option, lock_timeout_option, project_options
+from migtool.errors import PlanRefusedError
+from migtool.render.payloads import migrate_to_dict
+from migtool.render.tables import migrate_table
+
+
+@click.command("migrate-safe")
+@click.argument("app_label", required=False)
+@click.argument("migration_name", required=False)
+@database_option
+@click.option("--release", metavar="NAME", help="Migrate to exactly this frozen release's state.")
+@click.option("--plan", "show_plan", is_flag=True, help="Show what would run; change nothing.")
+@click.option(
+    "--require-reversible",
+    is_flag=True,
+    help="Refuse (exit 4) a batch that could not be undone "
+    "if it failed, because it contains irreversible steps and cannot be one transaction.",
+)
+@click.option(
+    "--noinput",
+    "--no-input",
+    "no_input",
+    is_flag=True,
+    help="Accepted for manage.py compatibility; migrate-safe never prompts.",
+)
+@lock_timeout_option
+@format_option
+@project_options
+@click.pass_obj
+def migrate_safe(
+    app: AppContext,
+    *,
+    app_label: str | None,
+    migration_name: str | None,
+    database: str,
+    release: str | None,
+    show_plan: bool,
+    require_reversible: bool,
+    no_input: bool,
+    lock_timeout: float,
+) -> None:
+    """Migrate as one batch: if any migration fails, the database goes back to
+    exactly where it started (exit 6).
+
+    Arguments work as for manage.py migrate.  On PostgreSQL and SQLite with
+    atomic migrations the batch is one transaction; otherwise the migrations
+    this run applied are unapplied again, newest first.
+
+    \b
+      migtool migrate-safe
+      migtool migrate-safe shop 0004
+      migtool migrate-safe --release 2.0.4 --require-reversible
+    """
+    if release and app_label:
+        raise click.UsageError("Give either APP_LABEL [MIGRATION_NAME] or --release, not both.")
+    project = app.project()
+    preview = api.preview_migrate(
+        project, database, app_label=app_label, migration=migration_name, release=release, create=not show_plan
+    )
+    if not preview.steps:
+        app.emit(migrate_to_dict(preview, executed=False), None)
+        app.say(f"Nothing to migrate on {database!r}.")
+        return
+    if show_plan or not app.json:
+        app.emit(migrate_to_dict(preview, executed=False), migrate_table(preview, ascii_only=app.ascii_only))
+    if preview.unsafe:
+        app.say(
+            f"Warning: {database!r} cannot run this batch as one transaction, and these steps could not be "
+            "undone if a later step failed:"
+        )
+        for blocker in preview.undo_blockers:
+            app.say(f"  x {blocker}")
+        if require_reversible:
+            raise PlanRefusedError(
+                "Batch refused by --require-reversible: a failure could not be undone; nothing was applied.",
+                hint="Split the batch, or make those migrations reversible.",
+                blockers=list(preview.undo_blockers),
+            )
+    if show_plan:
+        return
+    run_id = api.execute_migrate(project, preview, app.progress("applying"), lock_timeout=lock_timeout)
+    if app.json:
+        app.emit(migrate_to_dict(preview, executed=True, run_id=run_id), None)
+    app.say(f"Applied {len(preview.steps)} migration(s) on {database!r} (run {run_id}).")

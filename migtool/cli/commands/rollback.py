@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+import sys
+
+import click
+
+from migtool import api
+from migtool.cli.context import AppContext
+from migtool.cli.options import database_option, format_option, lock_timeout_option, project_options
+from migtool.errors import PlanRefusedError
+from migtool.render.payloads import rollback_to_dict
+from migtool.render.tables import rollback_table
+
+
+@click.command("rollback")
+@click.argument("release", required=False)
+@click.option("--last", is_flag=True, help="Undo exactly what the most recent successful migrate-safe run applied.")
+@database_option
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Show the plan and checks; change nothing. Exit 0 if the rollback could run, 4 if it would be refused.",
+)
+@click.option("--sql", is_flag=True, help="Print the SQL the rollback would run, in order; change nothing.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask; also accepts the data loss the plan shows.")
+@lock_timeout_option
+@format_option
+@project_options
+@click.pass_obj
+def rollback(
+    app: AppContext,
+    *,
+    release: str | None,
+    last: bool,
+    database: str,
+    dry_run: bool,
+    sql: bool,
+    yes: bool,
+    lock_timeout: float,
+) -> None:
+    """Unapply every applied migration that is not part of RELEASE.
+
+    Across all apps, dependents first, including the parallel branch behind a
+    merge migration.  Every step is checked before anything is touched:
+    irreversible operations and reverts that would fail on today's data
+    refuse the rollback (exit 4); data the revert destroys must be confirmed.
+
+    \b
+      migtool rollback 2.0.3 --dry-run     can we roll back?
+      migtool rollback 2.0.3 --yes         do it
+      migtool rollback --last --yes        undo the last migrate-safe run
+    """
+    if (release is None) == (not last):
+        raise click.UsageError("Give either RELEASE or --last.")
+    project = app.project()
+    if release is not None:
+        preview = api.preview_rollback(project, release, database)
+    else:
+        preview = api.preview_rollback_last(project, database)
+    target = preview.plan.release
+    for warning in preview.plan.warnings:
+        app.say(f"Warning: {warning}")
+    if sql:
+        _refuse_if_blocked(preview)
+        click.echo("\n".join(api.rollback_sql(project, preview)))
+        return
+    if not preview.plan.steps and not preview.blockers:
+        app.emit(rollback_to_dict(preview, executed=False), None)
+        app.say(f"Nothing to roll back: database {database!r} has nothing applied outside {target}.")
+        return
+    if dry_run or not app.json:
+        app.emit(rollback_to_dict(preview, executed=False), rollback_table(preview, ascii_only=app.ascii_only))
+    if dry_run:
+        if preview.blockers:
+            _print_blockers(app, preview)
+            click.get_current_context().exit(4)
+        app.say(f"Dry run: the rollback to {target} can run ({len(preview.plan.steps)} steps); nothing was changed.")
+        return
+    _refuse_if_blocked(preview)
+    _confirm(app, preview, yes)
+    unapplied = api.execute_rollback(
+        project,
+        preview,
+        app.progress("unapplying"),
+        lock_timeout=lock_timeout,
+        command="rollback" if release else "rollback --last",
+    )
+    if app.json:
+        app.emit(rollback_to_dict(preview, executed=True), None)
+    app.say(f"Rolled back {database!r} to {target}: unapplied {len(unapplied)} migration(s).")
+
+
+def _print_blockers(app: AppContext, preview: api.RollbackPreview) -> None:
+    app.say(f"The rollback would be refused ({len(preview.blockers)} blocker(s)):")
+    for blocker in preview.blockers:
+        app.say(f"  ! {blocker}")
+
+
+def _refuse_if_blocked(preview: api.RollbackPreview) -> None:
+    if preview.blockers:
+        raise PlanRefusedError(
+            f"Rollback to {preview.plan.release} refused, nothing was touched: " + " | ".join(preview.blockers),
+            hint="Each blocker names the migration and the cause; fix the data or the migration, then retry.",
+            blockers=list(preview.blockers),
+        )
+
+
+def _confirm(app: AppContext, preview: api.RollbackPreview, yes: bool) -> None:
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise click.UsageError("Refusing to roll back without confirmation: pass --yes (no terminal to ask on).")
+    for loss in preview.data_loss:
+        app.say(f"Data loss: {loss}")
+    if not click.confirm(f"Unapply {len(preview.plan.steps)} migration(s) on {preview.database!r}?", err=True):
+        raise PlanRefusedError("Rollback cancelled; nothing was touched.")

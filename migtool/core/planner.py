@@ -1,0 +1,213 @@
+"""Rollback planning: which applied migrations leave, in which order.
+
+The rule (see django-migrations.md §2.3): unapply exactly the applied
+migrations that are not part of the release, compared squash-free ("atoms"),
+dependents before their dependencies across all apps.  Unlike
+``migrate app X`` this also unapplies the parallel branch behind a merge, and
+everything in other apps that depends on it.
+
+Planners report, commands decide: a plan that cannot run carries its
+``refusals`` so ``--dry-run`` can still show the whole picture.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from migtool.core.graph import DependencyGraph, MigrationKey, ProjectGraph
+from migtool.core.snapshot import ReleaseSnapshot
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A reason the plan must not run.  ``kind`` is stable, for scripts and JSON."""
+
+    kind: str
+    message: str
+    keys: tuple[MigrationKey, ...] = ()
+
+
+@dataclass(frozen=True)
+class RollbackPlan:
+    """The backwards plan to a release.
+
+    ``steps`` are in execution order.  ``use_originals`` means a squash must be
+    split, so the plan is over the migrations it replaces, and Django's loader
+    must be built without replacements (as ``migrate app <replaced>`` does).
+    ``restore_rows`` are recorded keys that unapplying a squash deletes although
+    a migration that stays applied still stands for them (shared ``replaces``,
+    django-migrations.md §1.8); ``stale_rows`` are squash rows that no longer
+    describe the database once their originals are unapplied one by one.
+    """
+
+    release: str
+    steps: tuple[MigrationKey, ...]
+    use_originals: bool = False
+    refusals: tuple[Refusal, ...] = ()
+    warnings: tuple[str, ...] = ()
+    restore_rows: tuple[MigrationKey, ...] = ()
+    stale_rows: tuple[MigrationKey, ...] = ()
+
+
+def plan_rollback(graph: ProjectGraph, recorded: frozenset[MigrationKey], release: ReleaseSnapshot) -> RollbackPlan:
+    """Return the plan that takes a database with ``recorded`` rows back to ``release``.
+
+    Membership is decided by the files the release names: an applied migration
+    stays if the release names it, or if it is a squash whose replaced
+    migrations the release names (a release frozen before the squash).  A
+    migration that merely ``replaces`` a name the release also reaches through
+    another migration is not part of it (django-migrations.md §1.8).
+
+    ``release`` must be resolved (``resolve_legacy``).  The plan never applies
+    anything: release migrations that are not applied become a refusal.
+    """
+    members = release.keys()
+
+    def in_release(key: MigrationKey) -> bool:
+        return is_member(graph, members, key)
+
+    applied = graph.applied(recorded)
+    warnings = tuple(
+        f"App {app!r} is in release {release.release} but has no migrations on disk; "
+        "migtool leaves whatever it recorded alone."
+        for app in sorted({k.app_label for k in members} - set(graph.apps))
+    )
+    refusals = []
+    missing = sorted(
+        k
+        for k in members
+        if k in graph and not (graph.atoms([k]) <= recorded if k in graph.replaces else k in recorded)
+    )
+    if missing:
+        refusals.append(
+            Refusal(
+                "release-not-applied",
+                f"{len(missing)} migration(s) of release {release.release} are not applied on this database "
+                f"({_names(missing)}); rollback never applies migrations. "
+                f"Use 'migtool migrate-safe --release {release.release}'.",
+                tuple(missing),
+            )
+        )
+    split = sorted(s for s in applied if s in graph.replaces and not in_release(s) and graph.atoms([s]) & members)
+    unreachable = _unreachable(graph, split, members, release.release)
+    if unreachable:
+        return RollbackPlan(release.release, (), True, tuple(refusals + unreachable), warnings)
+    order, units = _originals_view(graph, recorded) if split else (graph.effective(recorded), applied)
+    steps = tuple(reversed(order.topological_order(u for u in units if not in_release(u))))
+    kept = units - set(steps)
+    refusals.extend(_broken_dependencies(order, steps, kept))
+    after = recorded - graph.stands_for(steps)
+    return RollbackPlan(
+        release=release.release,
+        steps=steps,
+        use_originals=bool(split),
+        refusals=tuple(refusals),
+        warnings=warnings,
+        restore_rows=tuple(sorted(graph.stands_for(steps) & graph.stands_for(kept) & recorded)),
+        stale_rows=tuple(sorted(s for s in graph.replaces if s in after and not graph.atoms([s]) <= after)),
+    )
+
+
+def is_member(graph: ProjectGraph, members: frozenset[MigrationKey], key: MigrationKey) -> bool:
+    """Return whether migration ``key`` belongs to a release with these ``members``:
+    named by it, or a squash of migrations it names."""
+    return key in members or (key in graph.replaces and graph.atoms([key]) <= members)
+
+
+def plan_forward(
+    graph: ProjectGraph, recorded: frozenset[MigrationKey], targets: Iterable[MigrationKey] | None = None
+) -> tuple[MigrationKey, ...]:
+    """Return the unapplied migrations needed to reach ``targets`` (all leaves when
+    None), parents first: what ``manage.py migrate`` would apply, in the effective
+    graph for ``recorded``."""
+    effective = graph.effective(recorded)
+    wanted = effective.ancestors(effective.parents if targets is None else targets)
+    return effective.topological_order(wanted - graph.applied(recorded))
+
+
+def plan_to_release(
+    graph: ProjectGraph, recorded: frozenset[MigrationKey], release: ReleaseSnapshot
+) -> tuple[tuple[MigrationKey, ...], bool]:
+    """Return the unapplied migrations of ``release`` in apply order, and whether
+    they must be applied over squashed originals (the release lies inside a
+    squash Django would otherwise apply whole)."""
+    members = release.keys()
+    effective = graph.effective(recorded)
+    split = any(
+        s in graph.replaces and not is_member(graph, members, s) and graph.atoms([s]) & members
+        for s in effective.parents
+    )
+    if not split:
+        return plan_forward(graph, recorded, [k for k in effective.parents if is_member(graph, members, k)]), False
+    order, _ = _originals_view(graph, recorded)
+    units = {k for k in graph.nodes if not (k in graph.replaces and graph.replaced_on_disk(k))}
+    needed = order.ancestors(k for k in units if is_member(graph, members, k)) & units
+    return order.topological_order(needed - recorded), True
+
+
+def matches_release(graph: ProjectGraph, recorded: frozenset[MigrationKey], release: ReleaseSnapshot) -> bool:
+    """Return whether the database is exactly at ``release``: a rollback to it would
+    change nothing and nothing of it is missing."""
+    plan = plan_rollback(graph, recorded, release)
+    return not plan.steps and not plan.refusals
+
+
+def _names(keys: Iterable[MigrationKey], limit: int = 8) -> str:
+    keys = list(keys)
+    shown = ", ".join(map(str, keys[:limit]))
+    return shown + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
+
+
+def _unreachable(
+    graph: ProjectGraph, split: list[MigrationKey], members: frozenset[MigrationKey], release: str
+) -> list[Refusal]:
+    """Refuse releases inside an applied squash whose originals are no longer on disk."""
+    refusals = []
+    for squash in split:
+        gone = sorted(a for a in graph.atoms([squash]) - members if a not in graph)
+        if gone:
+            refusals.append(
+                Refusal(
+                    "squash-unreachable",
+                    f"Release {release} lies inside squash {squash}, but migrations it replaces are no "
+                    f"longer on disk ({_names(gone)}). Reachable states: with {squash} fully applied, "
+                    "or fully unapplied; restore the replaced files to roll back inside it.",
+                    (squash, *gone),
+                )
+            )
+    return refusals
+
+
+def _originals_view(
+    graph: ProjectGraph, recorded: frozenset[MigrationKey]
+) -> tuple[DependencyGraph, frozenset[MigrationKey]]:
+    """Return the graph and applied units of Django's loader without replacements.
+
+    Every recorded migration stands for itself, except a squash whose originals
+    are on disk: it is unapplied through them.  A migration depending on a
+    squash depends on all of its originals too, so it is unapplied first.
+    """
+    parents = {k: set(n.parents) for k, n in graph.nodes.items()}
+    for squash in graph.replaces:
+        for child in graph.declared.children[squash]:
+            parents[child] |= graph.replaced_on_disk(squash)
+    units = frozenset(k for k in recorded if k in graph and not (k in graph.replaces and graph.replaced_on_disk(k)))
+    return DependencyGraph({k: tuple(sorted(v)) for k, v in parents.items()}), units
+
+
+def _broken_dependencies(
+    order: DependencyGraph, steps: tuple[MigrationKey, ...], kept: frozenset[MigrationKey]
+) -> list[Refusal]:
+    """Refuse a plan that would leave an applied migration without a dependency."""
+    stranded = sorted(order.descendants(steps) & kept)
+    if not stranded:
+        return []
+    return [
+        Refusal(
+            "would-break-dependencies",
+            f"Migrations that would stay applied depend on migrations the plan unapplies ({_names(stranded)}); "
+            "the release does not describe a consistent state of this code.",
+            tuple(stranded),
+        )
+    ]

@@ -1,0 +1,36 @@
+"""What reverting each step does, and what stops it: values, no Django.
+
+``migtool.django_adapter.preflight`` fills these in by inspecting each
+migration's operations and querying today's data; the planner and renderers
+only read them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from migtool.core.graph import MigrationKey
+
+
+@dataclass(frozen=True)
+class StepCheck:
+    """The pre-flight verdict on unapplying one migration.
+
+    ``effects`` describes what reverting does, one short phrase per operation,
+    newest operation first (the order reverts run in).  ``blockers`` are
+    irreversible operations and reverts predicted to fail on today's data
+    (naming table, column and offending row count); any blocker refuses the
+    plan.  ``data_loss`` names what the revert destroys (dropped tables and
+    columns, with row counts); it needs confirmation.  ``atomic`` is false when
+    the step cannot run inside one transaction on this backend.
+    """
+
+    key: MigrationKey
+    effects: tuple[str, ...]
+    blockers: tuple[str, ...] = ()
+    data_loss: tuple[str, ...] = ()
+    atomic: bool = True
+
+    @property
+    def reversible(self) -> bool:
+        return not self.blockers

@@ -1,0 +1,333 @@
+"""Run a backwards plan through Django's ``MigrationExecutor``, all or nothing.
+
+Django validates nothing about an explicit backwards plan and discovers
+problems one migration at a time (django-migrations.md §2.4, §3).  migtool
+plans and checks first (``migtool.core.planner``, ``preflight``), then runs the
+plan here in one of two ways:
+
+* one transaction, where the backend has transactional DDL and every step is
+  atomic: a failure rolls everything back (§4.2 traps handled: SQLite's
+  foreign-key pragma, PostgreSQL's pending trigger events);
+* step by step otherwise (MySQL/MariaDB, non-atomic steps): a failure re-applies
+  the steps already reverted, newest first.
+
+Either way the outcome is verified by re-reading ``django_migrations``, never
+assumed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from migtool.core.graph import MigrationKey
+from migtool.django_adapter.loader import load_recorded
+from migtool.errors import ExecutionError, PlanRefusedError, RestoreFailedError
+
+
+@dataclass(frozen=True)
+class StepEvent:
+    """Progress of one step: ``kind`` is ``start``, ``done``, ``restore`` or ``restored``."""
+
+    kind: str
+    key: MigrationKey
+    index: int
+    total: int
+
+
+Observer = Callable[[StepEvent], None]
+
+
+def build_executor(connection: Any, use_originals: bool, progress: Callable[..., None] | None = None) -> Any:
+    """Return a fresh executor; after any failure Django's caches are stale (§1.3)."""
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection, progress)
+    if use_originals:
+        # What Django's own migration_plan does to target a replaced migration.
+        executor.loader.replace_migrations = False
+        executor.loader.build_graph()
+    return executor
+
+
+def plan_migrations(executor: Any, steps: Sequence[MigrationKey], *, applied: bool = True) -> list[Any]:
+    """Return Django's migration objects for ``steps``; refuse if Django disagrees.
+
+    Steps to unapply must be applied in Django's own view, or
+    ``unapply_migration`` would run its DDL and then fail (§2.4 point 3);
+    steps to apply must not be.
+    """
+    recorded = executor.loader.applied_migrations
+    graph = executor.loader.graph.nodes
+    disagreement = [str(k) for k in steps if tuple(k) not in graph or (tuple(k) in recorded) != applied]
+    if disagreement:
+        state = "applied" if applied else "unapplied"
+        raise PlanRefusedError(
+            f"Django does not consider {', '.join(disagreement)} {state}, so migtool will not run the plan.",
+            hint="Run 'migtool status' to see the recorded state; this may be a migtool bug, please report it.",
+        )
+    return [executor.loader.graph.nodes[tuple(k)] for k in steps]
+
+
+def forward_order(executor: Any, steps: Sequence[MigrationKey]) -> tuple[MigrationKey, ...]:
+    """Return ``steps`` in the order Django will apply them.
+
+    ``_migrate_all_forwards`` runs a forward plan in the order of its full
+    plan, whatever order it is given; showing and journaling that order keeps
+    what migtool says equal to what happens.
+    """
+    full_plan = executor.migration_plan(executor.loader.graph.leaf_nodes(), clean_start=True)
+    position = {MigrationKey(m.app_label, m.name): i for i, (m, _) in enumerate(full_plan)}
+    return tuple(sorted(steps, key=position.__getitem__))
+
+
+def check_history(executor: Any) -> None:
+    """Refuse, as ``manage.py migrate`` does, a database whose recorded history is
+    inconsistent (a migration applied before one of its dependencies)."""
+    from django.db.migrations.exceptions import InconsistentMigrationHistory
+
+    try:
+        executor.loader.check_consistent_history(executor.connection)
+    except InconsistentMigrationHistory as exc:
+        raise PlanRefusedError(
+            f"Inconsistent migration history: {exc}",
+            hint="Repair django_migrations first ('migtool status' shows what is recorded).",
+        ) from None
+
+
+def states_before(executor: Any, migrations: Sequence[Any]) -> dict[Any, Any]:
+    """Return, for each migration, the project state just before it was applied.
+
+    This is the state its reverse operations start from, computed the way
+    ``MigrationExecutor._migrate_all_backwards`` does: replay the full plan over
+    applied migrations, rendering the models once.
+    """
+    from django.db.migrations.state import ProjectState
+
+    loader = executor.loader
+    full_plan = executor.migration_plan(loader.graph.leaf_nodes(), clean_start=True)
+    wanted = set(migrations)
+    states = {}
+    state = ProjectState(real_apps=loader.unmigrated_apps)
+    for migration, _ in full_plan:
+        if not wanted:
+            break
+        if migration in wanted:
+            if "apps" not in state.__dict__:
+                _ = state.apps  # render once; later mutations re-render only what changes
+            states[migration] = state
+            state = migration.mutate_state(state, preserve=True)
+            wanted.discard(migration)
+        elif (migration.app_label, migration.name) in loader.applied_migrations:
+            migration.mutate_state(state, preserve=False)
+    return states
+
+
+def collect_sql(connection: Any, migrations: Sequence[Any], states: dict[Any, Any]) -> list[str]:
+    """Return the SQL that unapplying ``migrations`` in order would run, running none of it."""
+    statements: list[str] = []
+    for migration in migrations:
+        with connection.schema_editor(collect_sql=True, atomic=migration.atomic) as editor:
+            migration.unapply(states[migration], editor, collect_sql=True)
+        statements.append(f"-- Unapply {migration.app_label}.{migration.name}")
+        statements.extend(editor.collected_sql)
+    return statements
+
+
+@dataclass(frozen=True)
+class RowFixes:
+    """Rows to repair after the plan (see ``RollbackPlan.restore_rows`` / ``stale_rows``)."""
+
+    restore: tuple[MigrationKey, ...] = ()
+    stale: tuple[MigrationKey, ...] = ()
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One run of migrations in one direction, as migtool executes it.
+
+    ``in_one_transaction`` is decided by the caller from the pre-flight checks
+    (transactional DDL and every step atomic).  ``signals`` emits Django's
+    ``pre_migrate``/``post_migrate`` once around a forward batch, as
+    ``manage.py migrate`` does (contenttypes, permissions).
+    """
+
+    steps: tuple[MigrationKey, ...]
+    backwards: bool
+    in_one_transaction: bool
+    use_originals: bool = False
+    fixes: RowFixes = RowFixes()
+    signals: bool = False
+
+    @property
+    def verb(self) -> str:
+        return "Unapplying" if self.backwards else "Applying"
+
+
+class _Tracker:
+    """Turns Django's string progress callbacks into ``StepEvent``s and remembers
+    which steps completed, so a failure knows what to compensate."""
+
+    def __init__(self, observer: Observer, total: int, kinds: tuple[str, str], flush: Any = None) -> None:
+        self.observer, self.total, self.kinds, self.flush = observer, total, kinds, flush
+        self.done: list[MigrationKey] = []
+
+    def __call__(self, action: str, migration: Any = None, fake: bool = False) -> None:
+        if action.endswith("_start") and migration is not None:
+            key = MigrationKey(migration.app_label, migration.name)
+            self.observer(StepEvent(self.kinds[0], key, len(self.done) + 1, self.total))
+        elif action.endswith("_success") and migration is not None:
+            key = MigrationKey(migration.app_label, migration.name)
+            self.done.append(key)
+            self.observer(StepEvent(self.kinds[1], key, len(self.done), self.total))
+            if self.flush is not None:
+                self.flush()
+
+
+def run_batch(connection: Any, batch: Batch, observer: Observer) -> None:
+    """Run ``batch``; on failure bring the database back to where it started.
+
+    Raises ``ExecutionError`` (restored, verified by re-reading the rows) or
+    ``RestoreFailedError`` (not restored; says what is applied now).
+    """
+    from django.db import transaction
+
+    before = load_recorded(connection)
+    flush = _flush_deferred_constraints(connection) if batch.in_one_transaction else None
+    tracker = _Tracker(observer, len(batch.steps), ("start", "done"), flush)
+    executor = build_executor(connection, batch.use_originals, tracker)
+    plan = [(m, batch.backwards) for m in plan_migrations(executor, batch.steps, applied=batch.backwards)]
+    try:
+        if batch.in_one_transaction:
+            with _foreign_keys_deferred(connection), transaction.atomic(using=connection.alias):
+                _migrate(executor, plan, batch)
+        else:
+            _migrate(executor, plan, batch)
+    except Exception as exc:
+        failed = batch.steps[len(tracker.done)] if len(tracker.done) < len(batch.steps) else None
+        _reset(connection)
+        compensation_error = None
+        if not batch.in_one_transaction and tracker.done:
+            compensation_error = _compensate(connection, batch, tracker.done, observer)
+        _verify_restored(connection, before, batch, failed, exc, compensation_error)
+
+
+def _migrate(executor: Any, plan: list[tuple[Any, bool]], batch: Batch) -> None:
+    if not batch.signals:
+        executor.migrate(None, plan=plan)
+    else:
+        from django.core.management.sql import emit_post_migrate_signal, emit_pre_migrate_signal
+
+        alias = executor.connection.alias
+        state = executor._create_project_state(with_applied_migrations=True)
+        emit_pre_migrate_signal(0, False, alias, apps=state.apps, plan=plan)
+        state = executor.migrate(None, plan=plan, state=state.clone())
+        state.clear_delayed_apps_cache()
+        emit_post_migrate_signal(0, False, alias, apps=state.apps, plan=plan)
+    recorder = executor.recorder
+    for key in batch.fixes.restore:
+        recorder.record_applied(*key)
+    for key in batch.fixes.stale:
+        recorder.record_unapplied(*key)
+
+
+def _flush_deferred_constraints(connection: Any) -> Callable[[], None] | None:
+    """On PostgreSQL, fire deferred FK triggers after each step of a one-transaction
+    batch, or the next ALTER TABLE fails with "pending trigger events" (§4.2)."""
+    if connection.vendor != "postgresql":
+        return None
+
+    def flush() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE; SET CONSTRAINTS ALL DEFERRED")
+
+    return flush
+
+
+class _foreign_keys_deferred:
+    """On SQLite, switch foreign-key enforcement off *before* the outer transaction.
+
+    The SQLite schema editor refuses to run inside a transaction while the
+    pragma is on, and the pragma cannot change inside one (§4.2).  Each schema
+    editor still runs ``PRAGMA foreign_key_check`` when it exits.
+    """
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+
+    def __enter__(self) -> None:
+        if self.connection.vendor == "sqlite" and not self.connection.disable_constraint_checking():
+            raise ExecutionError("Could not switch off SQLite foreign-key checks for the transaction; nothing ran.")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.connection.vendor == "sqlite":
+            self.connection.enable_constraint_checking()
+
+
+def _reset(connection: Any) -> None:
+    """Leave no half-open transaction behind: SQLite's schema editor can (§2.4)."""
+    if connection.connection is not None and (connection.in_atomic_block or not connection.get_autocommit()):
+        connection.close()
+    else:
+        connection.close_if_unusable_or_obsolete()
+
+
+def _compensate(connection: Any, batch: Batch, done: list[MigrationKey], observer: Observer) -> BaseException | None:
+    """Undo, with a fresh executor, the steps of ``batch`` that completed, newest first.
+
+    Returns the error if that fails too; ``_verify_restored`` then reads what
+    is applied now.
+    """
+    tracker = _Tracker(observer, len(done), ("restore", "restored"))
+    executor = build_executor(connection, batch.use_originals, tracker)
+    try:
+        executor.migrate(
+            None, plan=[(executor.loader.graph.nodes[tuple(k)], not batch.backwards) for k in reversed(done)]
+        )
+    except Exception as exc:  # reported, with what is applied now, by _verify_restored
+        _reset(connection)
+        return exc
+    return None
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text.splitlines()[0]}" if text else type(error).__name__
+
+
+def _verify_restored(
+    connection: Any,
+    before: Any,
+    batch: Batch,
+    failed: MigrationKey | None,
+    error: BaseException,
+    compensation_error: BaseException | None,
+) -> None:
+    after = load_recorded(connection)
+    what = f"{batch.verb} {failed} failed" if failed else f"{batch.verb} the batch failed"
+    reason = _first_line(error)
+    if set(after) == set(before) and compensation_error is None:
+        note = (
+            f" {failed} itself may be partly done: this database cannot undo DDL, check its schema."
+            if failed and not connection.features.can_rollback_ddl
+            else ""
+        )
+        raise ExecutionError(
+            f"{what} ({reason}); the database was restored to its starting state.{note}",
+            hint="Fix the cause, then run the command again.",
+            failed=str(failed) if failed else None,
+            error=reason,
+        )
+    gone = sorted(str(k) for k in set(before) - set(after))
+    extra = sorted(str(k) for k in set(after) - set(before))
+    undo = f"; restoring failed too ({_first_line(compensation_error)})" if compensation_error else ""
+    raise RestoreFailedError(
+        f"{what} ({reason}){undo}. The database was NOT restored: "
+        f"no longer applied: {', '.join(gone) or 'none'}; newly applied: {', '.join(extra) or 'none'}.",
+        hint="Inspect it with 'migtool status', fix the cause, then migrate or roll back by hand.",
+        failed=str(failed) if failed else None,
+        error=reason,
+        unapplied_now=gone,
+        applied_now=extra,
+    )

@@ -1,0 +1,282 @@
+"""The run journal: every migtool run that changes a database, recorded in it.
+
+Modelled on Django's ``MigrationRecorder``: the tables belong to floating
+models with a private ``Apps()`` (so they need no app in ``INSTALLED_APPS``),
+they are created on the first write, and reading never creates them.
+
+A run's row is committed *before* its first migration, with status
+``running``.  A process killed mid-run leaves it so; since that process no
+longer holds the lock, readers show such a row as ``interrupted`` and the next
+run that takes the lock marks it so for good.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from migtool import __version__
+from migtool.core.graph import MigrationKey
+
+RUNNING, SUCCEEDED, RESTORED, FAILED, INTERRUPTED = "running", "succeeded", "restored", "failed", "interrupted"
+
+
+def _models() -> tuple[Any, Any]:
+    """Build the journal models once per process (they need Django set up)."""
+    global _MODELS
+    if _MODELS is None:
+        from django.apps.registry import Apps
+        from django.db import models
+
+        journal_apps = Apps()
+
+        class Run(models.Model):
+            command = models.CharField(max_length=32)
+            release = models.CharField(max_length=128, null=True)
+            direction = models.CharField(max_length=10)
+            status = models.CharField(max_length=16)
+            started_at = models.DateTimeField()
+            finished_at = models.DateTimeField(null=True)
+            error = models.TextField(null=True)
+            user = models.CharField(max_length=150)
+            host = models.CharField(max_length=255)
+            pid = models.IntegerField()
+            migtool_version = models.CharField(max_length=32)
+            django_version = models.CharField(max_length=32)
+
+            class Meta:
+                apps = journal_apps
+                app_label = "migtool"
+                db_table = "migtool_run"
+
+        class Step(models.Model):
+            run_id = models.BigIntegerField(db_index=True)
+            position = models.IntegerField()
+            app = models.CharField(max_length=255)
+            name = models.CharField(max_length=255)
+            direction = models.CharField(max_length=10)
+            outcome = models.CharField(max_length=16)
+            started_at = models.DateTimeField()
+            finished_at = models.DateTimeField(null=True)
+
+            class Meta:
+                apps = journal_apps
+                app_label = "migtool"
+                db_table = "migtool_run_step"
+
+        _MODELS = (Run, Step)
+    return _MODELS
+
+
+_MODELS: tuple[Any, Any] | None = None
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    position: int
+    key: MigrationKey
+    direction: str
+    outcome: str
+    started_at: datetime
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: int
+    command: str
+    release: str | None
+    direction: str
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    error: str | None
+    user: str
+    host: str
+    pid: int
+    migtool_version: str
+    django_version: str
+    steps: tuple[StepRecord, ...] = ()
+
+    def describe(self) -> str:
+        since = self.started_at.isoformat(timespec="seconds")
+        return f"run {self.id} ({self.command}) by {self.user}@{self.host} pid {self.pid}, since {since}"
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Journal:
+    """Read and write the journal of one database connection."""
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+        self.Run, self.Step = _models()
+
+    def has_table(self) -> bool:
+        tables = self.connection.introspection.table_names(self.connection.cursor())
+        return self.Run._meta.db_table in tables and self.Step._meta.db_table in tables
+
+    def ensure_schema(self) -> None:
+        """Create the journal tables if missing, as ``MigrationRecorder.ensure_schema`` does."""
+        if self.has_table():
+            return
+        with self.connection.schema_editor() as editor:
+            for model in (self.Run, self.Step):
+                if model._meta.db_table not in self.connection.introspection.table_names():
+                    editor.create_model(model)
+
+    def begin(self, command: str, release: str | None, direction: str) -> int:
+        """Record a run as running (committed at once) and return its id."""
+        import django
+
+        self.ensure_schema()
+        self.mark_interrupted()
+        run = self.Run.objects.using(self.connection.alias).create(
+            command=command,
+            release=release,
+            direction=direction,
+            status=RUNNING,
+            started_at=now(),
+            user=_user(),
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            migtool_version=__version__,
+            django_version=django.get_version(),
+        )
+        return int(run.pk)
+
+    def mark_interrupted(self) -> None:
+        """Mark runs still "running" as interrupted; call only while holding the lock."""
+        self.Run.objects.using(self.connection.alias).filter(status=RUNNING).update(status=INTERRUPTED)
+
+    def record_steps(self, run_id: int, steps: list[StepRecord]) -> None:
+        self.Step.objects.using(self.connection.alias).bulk_create(
+            self.Step(
+                run_id=run_id,
+                position=s.position,
+                app=s.key.app_label,
+                name=s.key.name,
+                direction=s.direction,
+                outcome=s.outcome,
+                started_at=s.started_at,
+                finished_at=s.finished_at,
+            )
+            for s in steps
+        )
+
+    def finish(self, run_id: int, status: str, error: str | None = None) -> None:
+        self.Run.objects.using(self.connection.alias).filter(pk=run_id).update(
+            status=status, finished_at=now(), error=error
+        )
+
+    def runs(self, limit: int | None = None, *, lock_free: bool = True) -> list[RunRecord]:
+        """Return runs newest first; read-only (no table, no runs).
+
+        With ``lock_free`` (nobody holds the lock), a "running" row can only
+        belong to a killed process and is reported as interrupted.
+        """
+        if not self.has_table():
+            return []
+        rows = self.Run.objects.using(self.connection.alias).order_by("-pk")
+        return [self._record(row, lock_free) for row in (rows[:limit] if limit else rows)]
+
+    def run(self, run_id: int, *, lock_free: bool = True) -> RunRecord | None:
+        """Return one run with its steps, or None; read-only."""
+        if not self.has_table():
+            return None
+        row = self.Run.objects.using(self.connection.alias).filter(pk=run_id).first()
+        if row is None:
+            return None
+        steps = self.Step.objects.using(self.connection.alias).filter(run_id=run_id).order_by("position", "pk")
+        return self._record(
+            row,
+            lock_free,
+            tuple(
+                StepRecord(s.position, MigrationKey(s.app, s.name), s.direction, s.outcome, s.started_at, s.finished_at)
+                for s in steps
+            ),
+        )
+
+    @staticmethod
+    def _record(row: Any, lock_free: bool, steps: tuple[StepRecord, ...] = ()) -> RunRecord:
+        status = INTERRUPTED if row.status == RUNNING and lock_free else row.status
+        return RunRecord(
+            id=row.pk,
+            command=row.command,
+            release=row.release,
+            direction=row.direction,
+            status=status,
+            started_at=row.started_at,
+            finished_at=row.finished_at,
+            error=row.error,
+            user=row.user,
+            host=row.host,
+            pid=row.pid,
+            migtool_version=row.migtool_version,
+            django_version=row.django_version,
+            steps=steps,
+        )
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry for the uid, e.g. in containers
+        return f"uid{os.getuid()}" if hasattr(os, "getuid") else "unknown"
+
+
+class StepLog:
+    """An observer that journals each step of a run.
+
+    In step-by-step runs every finished step is written at once (it is
+    committed already).  In one-transaction runs the steps are kept until the
+    transaction is over, so the journal never holds rows for work that was
+    rolled back without saying so.
+    """
+
+    def __init__(self, journal: Journal, run_id: int, *, backwards: bool, live: bool) -> None:
+        self.journal, self.run_id, self.live = journal, run_id, live
+        self.direction = "backwards" if backwards else "forwards"
+        self.undo_direction = "forwards" if backwards else "backwards"
+        self.pending: list[StepRecord] = []
+        self.started: tuple[MigrationKey, datetime] | None = None
+        self.position = 0
+
+    def __call__(self, event: Any) -> None:
+        if event.kind in ("start", "restore"):
+            self.started = (event.key, now())
+            return
+        self.position += 1
+        direction = self.direction if event.kind == "done" else self.undo_direction
+        outcome = "done" if event.kind == "done" else "undone"
+        started = self.started[1] if self.started and self.started[0] == event.key else now()
+        self.started = None
+        self._add(StepRecord(self.position, event.key, direction, outcome, started, now()))
+
+    def _add(self, record: StepRecord) -> None:
+        if self.live:
+            self.journal.record_steps(self.run_id, [record])
+        else:
+            self.pending.append(record)
+
+    def close(self, *, rolled_back: bool) -> None:
+        """Write what is pending: the step that was running when the run failed
+        is recorded as failed, and steps of a rolled-back transaction as such."""
+        if self.started is not None:
+            self.position += 1
+            self._add(StepRecord(self.position, self.started[0], self.direction, "failed", self.started[1], now()))
+        records = [
+            StepRecord(r.position, r.key, r.direction, "rolled back", r.started_at, r.finished_at)
+            if rolled_back and r.outcome == "done"
+            else r
+            for r in self.pending
+        ]
+        if records:
+            self.journal.record_steps(self.run_id, records)
+        self.pending = []
