@@ -24,7 +24,8 @@ def load_graph() -> ProjectGraph:
 
     try:
         loader = MigrationLoader(None, ignore_no_migrations=True, replace_migrations=False)
-    except (NodeNotFoundError, BadMigrationError, ImportError, ValueError) as exc:
+    except (NodeNotFoundError, BadMigrationError, ImportError, SyntaxError, ValueError) as exc:
+        # SyntaxError: a migration file that does not compile (import_module raises it as is).
         # ValueError: Django's CircularDependencyError, raised by ensure_not_cyclic.
         raise ConfigurationError(
             f"The project's migrations cannot be loaded: {exc}",
