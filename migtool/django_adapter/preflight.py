@@ -87,7 +87,8 @@ def _check_migration(probe: _Probe, migration: Any, state: Any) -> StepCheck:
         blockers += revert.blockers
         data_loss += revert.data_loss
     if not steps:
-        effects.append("merge (no operations)" if len(migration.dependencies) > 1 else "no operations")
+        parents = [dep for dep in migration.dependencies if dep[0] == migration.app_label]
+        effects.append("merge (no operations)" if len(parents) > 1 else "no operations")
     return StepCheck(
         key=MigrationKey(migration.app_label, migration.name),
         effects=tuple(effects),
@@ -131,15 +132,16 @@ class _Probe:
     def exists(self, table: str, columns: Sequence[str]) -> bool:
         """Whether ``table`` and all ``columns`` exist now (an earlier revert may create them)."""
         introspection = self.connection.introspection
+        fold = str.lower if self.connection.features.ignores_table_name_case else str
         if self._tables is None:
-            self._tables = set(introspection.table_names())
-        if table not in self._tables:
+            self._tables = {fold(name) for name in introspection.table_names()}
+        if fold(table) not in self._tables:
             return False
         if table not in self._columns:
             with self.connection.cursor() as cursor:
                 description = introspection.get_table_description(cursor, table)
-            self._columns[table] = {info.name for info in description}
-        return set(columns) <= self._columns[table]
+            self._columns[table] = {fold(info.name) for info in description}
+        return {fold(column) for column in columns} <= self._columns[table]
 
     def scalar(self, sql: str, params: Sequence[Any]) -> int:
         """Run one SELECT returning a number, in a savepoint so a failure leaves no aborted transaction."""
@@ -182,7 +184,8 @@ class _Revert:
         return bool(self.operation.allow_migrate_model(self.connection.alias, model))
 
     def skipped(self) -> str:
-        return f"skip: {self.operation.describe()} (model not migrated on this database)"
+        """Django leaves the table alone: the model is unmanaged, a proxy, swapped, or routed elsewhere."""
+        return f"skip: {self.operation.describe()} (not migrated on this database)"
 
     def count(self, what: str, table: str, columns: Sequence[str], sql: str, params: Sequence[Any] = ()) -> int | None:
         """``SELECT COUNT(*)``-style probe; 0 if the table or a column is missing, None if it failed."""
