@@ -14,6 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from migtool.core.doctor import Finding, RunFact, diagnose, drift
 from migtool.core.graph import MigrationKey, ProjectGraph
 from migtool.core.planner import RollbackPlan, plan_forward, plan_rollback, plan_to_release
 from migtool.core.safety import StepCheck
@@ -203,12 +204,15 @@ class RollbackPreview:
     checks: tuple[StepCheck, ...]
     one_transaction: bool
     recorded: frozenset[MigrationKey]
+    drift: tuple[str, ...] = ()
 
     @property
     def blockers(self) -> tuple[str, ...]:
-        """Every reason not to run, all at once: plan refusals, then step blockers."""
-        return tuple(r.message for r in self.plan.refusals) + tuple(
-            f"{c.key}: {b}" for c in self.checks for b in c.blockers
+        """Every reason not to run, all at once: plan refusals, step blockers, drift."""
+        return (
+            tuple(r.message for r in self.plan.refusals)
+            + tuple(f"{c.key}: {b}" for c in self.checks for b in c.blockers)
+            + self.drift
         )
 
     @property
@@ -216,7 +220,7 @@ class RollbackPreview:
         return tuple(f"{c.key}: {d}" for c in self.checks for d in c.data_loss)
 
 
-def preview_rollback(project: Project, release: str, database: str) -> RollbackPreview:
+def preview_rollback(project: Project, release: str, database: str, *, allow_drift: bool = False) -> RollbackPreview:
     """Plan the rollback of ``database`` to ``release`` and run every pre-flight check.
 
     Read-only.  Raises for bad input (unknown release, unreachable database);
@@ -227,10 +231,12 @@ def preview_rollback(project: Project, release: str, database: str) -> RollbackP
     check_release_name(release)
     project.setup()
     snapshot = project.load_release(release)
-    return _preview_backwards(project, get_connection(database), database, snapshot)
+    return _preview_backwards(project, get_connection(database), database, snapshot, allow_drift=allow_drift)
 
 
-def _preview_backwards(project: Project, connection: Any, database: str, snapshot: ReleaseSnapshot) -> RollbackPreview:
+def _preview_backwards(
+    project: Project, connection: Any, database: str, snapshot: ReleaseSnapshot, *, allow_drift: bool = False
+) -> RollbackPreview:
     from migtool.django_adapter.executor import build_executor, plan_migrations, states_before
     from migtool.django_adapter.loader import load_recorded
     from migtool.django_adapter.preflight import check_steps
@@ -243,7 +249,21 @@ def _preview_backwards(project: Project, connection: Any, database: str, snapsho
         migrations = plan_migrations(executor, plan.steps)
         checks = check_steps(connection, migrations, states_before(executor, migrations))
     one_transaction = bool(connection.features.can_rollback_ddl) and all(c.atomic for c in checks)
-    return RollbackPreview(database, plan, tuple(checks), one_transaction, recorded)
+    return RollbackPreview(
+        database, plan, tuple(checks), one_transaction, recorded, () if allow_drift else _drift(project, plan.steps)
+    )
+
+
+def _drift(project: Project, steps: tuple[MigrationKey, ...]) -> tuple[str, ...]:
+    """Steps whose file changed since a release froze it: reverting them would run code
+    that never ran forwards on databases that applied the frozen version."""
+    wanted = {str(k) for k in steps}
+    releases = [project.load_release(name) for name in project.store.names()]
+    return tuple(
+        f"{f.message} Reverting it runs code that never ran forwards (pass --allow-drift to accept the risk)."
+        for f in drift(project.graph, releases)
+        if f.code == "drift-edited" and f.subject in wanted
+    )
 
 
 def rollback_sql(project: Project, preview: RollbackPreview) -> list[str]:
@@ -531,7 +551,7 @@ def run_details(project: Project, database: str, run_id: int) -> RunRecord:
     return record
 
 
-def preview_rollback_last(project: Project, database: str) -> RollbackPreview:
+def preview_rollback_last(project: Project, database: str, *, allow_drift: bool = False) -> RollbackPreview:
     """Plan undoing exactly what the most recent successful migrate-safe run applied.
 
     Refuses when that would not be safe: a later run changed the database, a
@@ -576,7 +596,7 @@ def preview_rollback_last(project: Project, database: str) -> RollbackPreview:
         )
     graph = project.graph
     before = _state_snapshot(graph, recorded - graph.stands_for(applied_by_run), f"before-run-{last.id}")
-    preview = _preview_backwards(project, connection, database, before)
+    preview = _preview_backwards(project, connection, database, before, allow_drift=allow_drift)
     if set(preview.plan.steps) != set(applied_by_run):
         raise PlanRefusedError(
             f"Undoing run {last.id} would unapply {len(preview.plan.steps)} migration(s), not the "
@@ -594,3 +614,25 @@ def _state_snapshot(graph: ProjectGraph, recorded: frozenset[MigrationKey], name
         for app in sorted({k.app_label for k in members})
     }
     return ReleaseSnapshot(release=name, apps=apps)
+
+
+def diagnose_project(project: Project, database: str | None) -> list[Finding]:
+    """Run every doctor check: on the code and the release files, and, with
+    ``database``, on its recorded state and journal.  Read-only."""
+    from migtool.django_adapter.loader import load_facts
+
+    project.setup()
+    releases = [project.load_release(name) for name in project.store.names()]
+    recorded = None
+    runs: list[RunFact] = []
+    if database is not None:
+        from migtool.django_adapter.connection import get_connection
+        from migtool.django_adapter.loader import load_recorded
+
+        connection = get_connection(database)
+        recorded = load_recorded(connection)
+        runs = [
+            RunFact(r.id, r.command, r.status, r.started_at.isoformat(timespec="seconds"))
+            for r in run_history(project, database)
+        ]
+    return diagnose(project.graph, releases, load_facts(), recorded, runs)

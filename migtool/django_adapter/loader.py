@@ -7,8 +7,19 @@ import sys
 from collections import Counter
 from typing import Any
 
+from migtool.core.doctor import MigrationFacts
 from migtool.core.graph import MigrationKey, MigrationNode, ProjectGraph
 from migtool.errors import ConfigurationError
+
+
+def load_facts() -> dict[MigrationKey, MigrationFacts]:
+    """Return, for every migration on disk, what its operations say on their own."""
+    from django.db.migrations.loader import MigrationLoader
+
+    from migtool.django_adapter.preflight import migration_facts
+
+    loader = MigrationLoader(None, ignore_no_migrations=True, replace_migrations=False)
+    return {MigrationKey(*key): migration_facts(m) for key, m in sorted(loader.disk_migrations.items())}
 
 
 def load_graph() -> ProjectGraph:

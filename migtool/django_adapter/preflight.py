@@ -42,6 +42,7 @@ from django.db.migrations.operations import (
 from django.db.migrations.operations.base import Operation
 from django.db.models import UniqueConstraint
 
+from migtool.core.doctor import MigrationFacts
 from migtool.core.graph import MigrationKey
 from migtool.core.safety import StepCheck
 
@@ -234,30 +235,64 @@ def _check_operation(revert: _Revert) -> str:
 
 
 def _irreversible(revert: _Revert) -> str | None:
-    """Block operations Django cannot revert; return their effect phrase, else None.
+    """Block operations Django cannot revert; return their effect phrase, else None."""
+    found = irreversibility(revert.operation, revert.inside)
+    if found is None:
+        return None
+    what, reason = found
+    revert.blockers.append(f"{what} {reason}, so it cannot be reverted.")
+    return f"cannot revert {what}"
+
+
+def irreversibility(operation: Any, inside: str = "") -> tuple[str, str] | None:
+    """Return ``(what, why)`` if Django cannot revert ``operation``, else None.
 
     ``reversible`` alone misses two cases: inside ``SeparateDatabaseAndState``
     (which always says reversible, then raises ``NotImplementedError``), and a
     third-party operation that never overrode ``database_backwards``.
     """
-    operation = revert.operation
-    where = f" inside {revert.inside}" if revert.inside else ""
+    where = f" inside {inside}" if inside else ""
     if type(operation).database_backwards is Operation.database_backwards:
-        what = type(operation).__name__
-        reason = "does not implement database_backwards"
-    elif isinstance(operation, RunPython) and operation.reverse_code is None:
-        what = f"RunPython {_name(operation.code)}"
-        reason = "has no reverse_code"
-    elif isinstance(operation, RunSQL) and operation.reverse_sql is None:
-        what = f"RunSQL ({_snippet(operation.sql)})"
-        reason = "has no reverse_sql"
-    elif not operation.reversible:
-        what = f"Operation '{operation.describe()}'"
-        reason = "is marked irreversible"
-    else:
-        return None
-    revert.blockers.append(f"{what}{where} {reason}, so it cannot be reverted.")
-    return f"cannot revert {what}{where}"
+        return f"{type(operation).__name__}{where}", "does not implement database_backwards"
+    if isinstance(operation, RunPython) and operation.reverse_code is None:
+        return f"RunPython {_name(operation.code)}{where}", "has no reverse_code"
+    if isinstance(operation, RunSQL) and operation.reverse_sql is None:
+        return f"RunSQL ({_snippet(operation.sql)}){where}", "has no reverse_sql"
+    if not operation.reversible:
+        return f"Operation '{operation.describe()}'{where}", "is marked irreversible"
+    return None
+
+
+def migration_facts(migration: Any) -> MigrationFacts:
+    """What a migration's operations say on their own, without states or data:
+    irreversible operations, and whether it can run inside a transaction."""
+    operations = _database_operations(migration.operations)
+    irreversible = [" ".join(found) for op, inside in operations if (found := irreversibility(op, inside))]
+    outside = [
+        f"{type(op).__name__} must run outside a transaction"
+        for op, _ in operations
+        if _declares_non_atomic(op) and not isinstance(op, RunPython)
+    ] + [
+        f"RunSQL ({_snippet(op.sql)}) uses CONCURRENTLY/VACUUM"
+        for op, _ in operations
+        if isinstance(op, RunSQL) and _NON_ATOMIC_SQL.search(_sql_text(op.sql) + "\n" + _sql_text(op.reverse_sql))
+    ]
+    return MigrationFacts(
+        irreversible=tuple(irreversible),
+        non_atomic=not migration.atomic,
+        needs_no_transaction=tuple(outside),
+    )
+
+
+def _database_operations(operations: Sequence[Any], inside: str = "") -> list[tuple[Any, str]]:
+    """Operations as they run against the database, ``SeparateDatabaseAndState`` opened."""
+    found: list[tuple[Any, str]] = []
+    for operation in operations:
+        if isinstance(operation, SeparateDatabaseAndState) and operation.database_operations:
+            found += _database_operations(operation.database_operations, "SeparateDatabaseAndState")
+        else:
+            found.append((operation, inside))
+    return found
 
 
 def _create_model(revert: _Revert) -> str:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from migtool.api import FreezeResult, MigratePreview, ReleaseSummary, RollbackPreview
+    from migtool.core.doctor import Finding
     from migtool.core.snapshot import ReleaseDiff
     from migtool.core.status import DatabaseStatus
     from migtool.django_adapter.journal import RunRecord
@@ -179,6 +180,29 @@ def run_to_dict(run: RunRecord) -> dict[str, Any]:
         for s in run.steps
     ]
     return _wrap("run", {"run": {**_run_dict(run), "steps": steps}})
+
+
+def doctor_to_dict(findings: list[Finding], *, database: str | None, failed: bool) -> dict[str, Any]:
+    counts = {level: sum(f.severity == level for f in findings) for level in ("error", "warning", "info")}
+    return _wrap(
+        "doctor",
+        {
+            "database": database,
+            "ok": not failed,
+            "counts": counts,
+            "findings": [
+                {
+                    "severity": f.severity,
+                    "code": f.code,
+                    "subject": f.subject,
+                    "message": f.message,
+                    "why": f.why,
+                    "fix": f.fix,
+                }
+                for f in findings
+            ],
+        },
+    )
 
 
 def error_to_dict(error: MigtoolError, exit_code: int) -> dict[str, Any]:

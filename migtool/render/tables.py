@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from migtool.api import FreezeResult, MigratePreview, ReleaseSummary, RollbackPreview
+    from migtool.core.doctor import Finding
     from migtool.core.snapshot import ReleaseDiff
     from migtool.core.status import DatabaseStatus
     from migtool.django_adapter.journal import RunRecord
@@ -160,3 +161,15 @@ def run_table(run: RunRecord, *, ascii_only: bool) -> Table:
 
 def _when(moment: datetime | None) -> str:
     return moment.isoformat(timespec="seconds") if moment else "-"
+
+
+def doctor_table(findings: list[Finding], *, ascii_only: bool) -> Table:
+    """Findings grouped by severity (they arrive sorted): what, where, why, what to do."""
+    table = _table(
+        "migtool doctor", "Severity", "Check", "Where", "Found", "Why it matters", "Fix", ascii_only=ascii_only
+    )
+    for finding in findings:
+        table.add_row(
+            finding.severity.upper(), finding.code, finding.subject, finding.message, finding.why, finding.fix
+        )
+    return table

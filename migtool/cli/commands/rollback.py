@@ -23,6 +23,12 @@ from migtool.render.tables import rollback_table
 )
 @click.option("--sql", is_flag=True, help="Print the SQL the rollback would run, in order; change nothing.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask; also accepts the data loss the plan shows.")
+@click.option(
+    "--allow-drift",
+    is_flag=True,
+    help="Roll back even if a migration in the plan was edited after a "
+    "release froze it (its revert then runs code that never ran forwards).",
+)
 @lock_timeout_option
 @format_option
 @project_options
@@ -36,6 +42,7 @@ def rollback(
     dry_run: bool,
     sql: bool,
     yes: bool,
+    allow_drift: bool,
     lock_timeout: float,
 ) -> None:
     """Unapply every applied migration that is not part of RELEASE.
@@ -54,9 +61,9 @@ def rollback(
         raise click.UsageError("Give either RELEASE or --last.")
     project = app.project()
     if release is not None:
-        preview = api.preview_rollback(project, release, database)
+        preview = api.preview_rollback(project, release, database, allow_drift=allow_drift)
     else:
-        preview = api.preview_rollback_last(project, database)
+        preview = api.preview_rollback_last(project, database, allow_drift=allow_drift)
     target = preview.plan.release
     for warning in preview.plan.warnings:
         app.say(f"Warning: {warning}")
