@@ -287,7 +287,7 @@ def execute_rollback(
     ``ExecutionError`` (restored) or ``RestoreFailedError`` (not restored).
     """
     from migtool.django_adapter.connection import get_connection
-    from migtool.django_adapter.executor import Batch, RowFixes
+    from migtool.django_adapter.executor import Batch
     from migtool.django_adapter.loader import load_recorded
 
     assert not preview.blockers, "execute_rollback needs a plan without blockers"
@@ -297,7 +297,7 @@ def execute_rollback(
         backwards=True,
         in_one_transaction=preview.one_transaction,
         use_originals=preview.plan.use_originals,
-        fixes=RowFixes(preview.plan.restore_rows, preview.plan.stale_rows),
+        stale_rows=preview.plan.stale_rows,
     )
 
     def unchanged() -> None:
@@ -333,6 +333,8 @@ def run_journaled(
 
     ``precheck`` runs once the lock is held and may refuse (nothing touched).
     """
+    from django.db import connections
+
     from migtool.django_adapter.executor import run_batch
     from migtool.django_adapter.journal import FAILED, RESTORED, SUCCEEDED, Journal, StepLog
     from migtool.django_adapter.lock import migration_lock
@@ -355,6 +357,8 @@ def run_journaled(
         try:
             run_batch(connection, batch, observe)
         except ExecutionError as exc:
+            journal = Journal(connections[connection.alias])  # the executor may have replaced a broken wrapper
+            log.journal = journal
             log.close(rolled_back=batch.in_one_transaction)
             status = FAILED if isinstance(exc, RestoreFailedError) else RESTORED
             journal.finish(run_id, status, exc.message)

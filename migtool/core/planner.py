@@ -35,10 +35,8 @@ class RollbackPlan:
     ``steps`` are in execution order.  ``use_originals`` means a squash must be
     split, so the plan is over the migrations it replaces, and Django's loader
     must be built without replacements (as ``migrate app <replaced>`` does).
-    ``restore_rows`` are recorded keys that unapplying a squash deletes although
-    a migration that stays applied still stands for them (shared ``replaces``,
-    django-migrations.md §1.8); ``stale_rows`` are squash rows that no longer
-    describe the database once their originals are unapplied one by one.
+    ``stale_rows`` are squash rows that no longer describe the database once
+    their originals are unapplied one by one.
     """
 
     release: str
@@ -46,7 +44,6 @@ class RollbackPlan:
     use_originals: bool = False
     refusals: tuple[Refusal, ...] = ()
     warnings: tuple[str, ...] = ()
-    restore_rows: tuple[MigrationKey, ...] = ()
     stale_rows: tuple[MigrationKey, ...] = ()
 
 
@@ -97,6 +94,7 @@ def plan_rollback(graph: ProjectGraph, recorded: frozenset[MigrationKey], releas
     steps = tuple(reversed(order.topological_order(u for u in units if not in_release(u))))
     kept = units - set(steps)
     refusals.extend(_broken_dependencies(order, steps, kept))
+    refusals.extend(_shared_replaces(graph, steps, kept))
     after = recorded - graph.stands_for(steps)
     return RollbackPlan(
         release=release.release,
@@ -104,7 +102,6 @@ def plan_rollback(graph: ProjectGraph, recorded: frozenset[MigrationKey], releas
         use_originals=bool(split),
         refusals=tuple(refusals),
         warnings=warnings,
-        restore_rows=tuple(sorted(graph.stands_for(steps) & graph.stands_for(kept) & recorded)),
         stale_rows=tuple(sorted(s for s in graph.replaces if s in after and not graph.atoms([s]) <= after)),
     )
 
@@ -194,6 +191,33 @@ def _originals_view(
             parents[child] |= graph.replaced_on_disk(squash)
     units = frozenset(k for k in recorded if k in graph and not (k in graph.replaces and graph.replaced_on_disk(k)))
     return DependencyGraph({k: tuple(sorted(v)) for k, v in parents.items()}), units
+
+
+def _shared_replaces(
+    graph: ProjectGraph, steps: tuple[MigrationKey, ...], kept: frozenset[MigrationKey]
+) -> list[Refusal]:
+    """Refuse unapplying a migration that replaces a name a staying migration replaces too.
+
+    Django counts a replacing migration as applied whenever the replaced name
+    is recorded (django-migrations.md §1.7-1.8), so "one applied, the other
+    not" cannot be written in django_migrations: unapplying one would either
+    delete the other's rows or leave the step counted as applied.
+    """
+    kept_names = {name: unit for unit in sorted(kept) for name in graph.stands_for([unit]) - {unit}}
+    refusals = []
+    for step in steps:
+        for name in sorted(graph.stands_for([step]) - {step}):
+            if name in kept_names:
+                refusals.append(
+                    Refusal(
+                        "shared-replaces",
+                        f"{step} and {kept_names[name]} both replace {name}: Django counts both as applied while "
+                        f"{name} is recorded, so {step} cannot be unapplied while {kept_names[name]} stays applied. "
+                        "Let only one migration replace it ('migtool doctor' reports this as replaced-twice).",
+                        (step, kept_names[name], name),
+                    )
+                )
+    return refusals
 
 
 def _broken_dependencies(

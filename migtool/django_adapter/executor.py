@@ -136,14 +136,6 @@ def collect_sql(connection: Any, migrations: Sequence[Any], states: dict[Any, An
 
 
 @dataclass(frozen=True)
-class RowFixes:
-    """Rows to repair after the plan (see ``RollbackPlan.restore_rows`` / ``stale_rows``)."""
-
-    restore: tuple[MigrationKey, ...] = ()
-    stale: tuple[MigrationKey, ...] = ()
-
-
-@dataclass(frozen=True)
 class Batch:
     """One run of migrations in one direction, as migtool executes it.
 
@@ -157,7 +149,7 @@ class Batch:
     backwards: bool
     in_one_transaction: bool
     use_originals: bool = False
-    fixes: RowFixes = RowFixes()
+    stale_rows: tuple[MigrationKey, ...] = ()
     signals: bool = False
 
     @property
@@ -206,11 +198,27 @@ def run_batch(connection: Any, batch: Batch, observer: Observer) -> None:
             _migrate(executor, plan, batch)
     except Exception as exc:
         failed = batch.steps[len(tracker.done)] if len(tracker.done) < len(batch.steps) else None
-        _reset(connection)
+        connection = _reset(connection)
         compensation_error = None
         if not batch.in_one_transaction and tracker.done:
             compensation_error = _compensate(connection, batch, tracker.done, observer)
-        _verify_restored(connection, before, batch, failed, exc, compensation_error)
+        _verify_restored(_reset(connection), before, batch, failed, exc, compensation_error)
+    _verify_done(connection, batch)
+
+
+def _verify_done(connection: Any, batch: Batch) -> None:
+    """After a run Django reported as complete, re-read the state with a fresh loader:
+    every step must now be applied (forwards) or unapplied (backwards)."""
+    applied = build_executor(connection, batch.use_originals).loader.applied_migrations
+    wrong = [str(k) for k in batch.steps if (tuple(k) in applied) == batch.backwards]
+    if wrong:
+        state = "still applied" if batch.backwards else "not applied"
+        raise RestoreFailedError(
+            f"{batch.verb} finished, but re-reading the database shows {', '.join(wrong)} {state}; "
+            "django_migrations does not describe what ran.",
+            hint="Inspect it with 'migtool status' and 'migtool doctor --database', then repair by hand.",
+            unexpected=wrong,
+        )
 
 
 def _migrate(executor: Any, plan: list[tuple[Any, bool]], batch: Batch) -> None:
@@ -225,11 +233,8 @@ def _migrate(executor: Any, plan: list[tuple[Any, bool]], batch: Batch) -> None:
         state = executor.migrate(None, plan=plan, state=state.clone())
         state.clear_delayed_apps_cache()
         emit_post_migrate_signal(0, False, alias, apps=state.apps, plan=plan)
-    recorder = executor.recorder
-    for key in batch.fixes.restore:
-        recorder.record_applied(*key)
-    for key in batch.fixes.stale:
-        recorder.record_unapplied(*key)
+    for key in batch.stale_rows:
+        executor.recorder.record_unapplied(*key)
 
 
 def _flush_deferred_constraints(connection: Any) -> Callable[[], None] | None:
@@ -265,12 +270,22 @@ class _foreign_keys_deferred:
             self.connection.enable_constraint_checking()
 
 
-def _reset(connection: Any) -> None:
-    """Leave no half-open transaction behind: SQLite's schema editor can (§2.4)."""
+def _reset(connection: Any) -> Any:
+    """Return a usable connection for the alias after a failure.
+
+    SQLite's schema editor can raise inside ``__exit__`` before leaving its
+    atomic block (§2.4), and Django then keeps the wrapper marked as inside a
+    transaction even once closed.  Such a wrapper is closed (rolling back what
+    is uncommitted) and replaced by a fresh one for everything that follows.
+    """
+    from django.db import connections
+
     if connection.connection is not None and (connection.in_atomic_block or not connection.get_autocommit()):
         connection.close()
-    else:
-        connection.close_if_unusable_or_obsolete()
+        connections[connection.alias] = connections.create_connection(connection.alias)
+        return connections[connection.alias]
+    connection.close_if_unusable_or_obsolete()
+    return connection
 
 
 def _compensate(connection: Any, batch: Batch, done: list[MigrationKey], observer: Observer) -> BaseException | None:
@@ -286,7 +301,6 @@ def _compensate(connection: Any, batch: Batch, done: list[MigrationKey], observe
             None, plan=[(executor.loader.graph.nodes[tuple(k)], not batch.backwards) for k in reversed(done)]
         )
     except Exception as exc:  # reported, with what is applied now, by _verify_restored
-        _reset(connection)
         return exc
     return None
 

@@ -132,9 +132,9 @@ def test_release_inside_a_squash_without_originals_is_unreachable():
     assert plan.steps == ()
 
 
-def test_shared_placeholder_rows_are_restored():
-    """Two migrations replace one placeholder (django-migrations.md §1.8): unapplying
-    one deletes the placeholder's rows that the other still stands for."""
+def test_unapplying_one_of_two_migrations_sharing_a_placeholder_is_refused():
+    """Two migrations replace one placeholder (django-migrations.md §1.8): Django counts both
+    applied while it is recorded, so one cannot be unapplied while the other stays."""
     edges = {"bj.0001": [], "bj.0002_a": ["bj.0001"], "bj.0003_b": ["bj.0002_a"]}
     replaces = {"bj.0002_a": ["bj.0001_placeholder"], "bj.0003_b": ["bj.0001_placeholder"]}
     graph = build(edges, replaces)
@@ -142,7 +142,8 @@ def test_shared_placeholder_rows_are_restored():
     release = release_of({"bj.0001": [], "bj.0002_a": ["bj.0001"]}, replaces={"bj.0002_a": ["bj.0001_placeholder"]})
     plan = plan_rollback(graph, recorded, release)
     assert names(plan.steps) == ["bj.0003_b"]
-    assert names(plan.restore_rows) == ["bj.0001_placeholder"]
+    assert [r.kind for r in plan.refusals] == ["shared-replaces"]
+    assert "bj.0003_b and bj.0002_a both replace bj.0001_placeholder" in plan.refusals[0].message
 
 
 def test_hand_edited_release_that_breaks_dependencies_is_refused():

@@ -1,0 +1,239 @@
+"""Shared scenario builders: migration histories for integration tests.
+
+Each builder returns the ``apps`` dict that ``make_project`` takes (the code as
+it is *now*, after the release); the matching ``*_RELEASE`` constant names the
+migrations that existed when the release was frozen.  ``only(apps, keys)``
+cuts the history back to such a point, so a test can build the code in steps:
+write the release's code, freeze, then add the rest.
+
+Every table is ``<app>_<model>`` and every model has an ``id`` primary key, so
+tests can insert and read rows with plain SQL on every backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from projects import migration
+
+Apps = dict[str, dict[str, str]]
+Key = tuple[str, str]
+
+# --------------------------------------------------------------------------- operation sources
+
+
+def create_model(model: str, /, **fields: str) -> str:
+    """``CreateModel`` with a BigAutoField ``id`` plus ``fields`` (name -> field source)."""
+    parts = ["('id', models.BigAutoField(primary_key=True))"] + [f"({f!r}, {src})" for f, src in fields.items()]
+    return f"migrations.CreateModel({model!r}, [{', '.join(parts)}])"
+
+
+def add_field(model: str, name: str, field: str) -> str:
+    return f"migrations.AddField({model!r}, {name!r}, {field})"
+
+
+def alter_field(model: str, name: str, field: str) -> str:
+    return f"migrations.AlterField({model!r}, {name!r}, {field})"
+
+
+# shop.Item: table shop_item (id, name varchar(10) NOT NULL, qty integer NOT NULL, no defaults).
+ITEM = create_model("Item", name="models.CharField(max_length=10)", qty="models.IntegerField()")
+CAT = create_model("Cat", name="models.CharField(max_length=10)")
+
+
+def linear(
+    app: str,
+    steps: Mapping[str, Sequence[str]],
+    *,
+    first_deps: Sequence[Key] = (),
+    preambles: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """One app's migrations in a line, each depending on the one before (the first on ``first_deps``)."""
+    result: dict[str, str] = {}
+    previous: list[Key] = list(first_deps)
+    for name, ops in steps.items():
+        result[name] = migration(deps=previous, ops=ops, preamble=(preambles or {}).get(name, ""))
+        previous = [(app, name)]
+    return result
+
+
+def shop_after_item(later: Mapping[str, Sequence[str]], preambles: Mapping[str, str] | None = None) -> Apps:
+    """App ``shop``: ``0001_a`` creates Item, then ``later`` migrations in a line."""
+    return {"shop": linear("shop", {"0001_a": [ITEM], **later}, preambles=preambles)}
+
+
+def only(apps: Apps, keys: Iterable[Key]) -> Apps:
+    """``apps`` cut back to the migrations in ``keys``; apps left with none are dropped."""
+    wanted = set(keys)
+    cut = {label: {n: src for n, src in migs.items() if (label, n) in wanted} for label, migs in apps.items()}
+    return {label: migs for label, migs in cut.items() if migs}
+
+
+# --------------------------------------------------------------------------- scenarios
+
+ITEM_RELEASE: frozenset[Key] = frozenset({("shop", "0001_a")})
+
+
+def merge_shape() -> Apps:
+    """shop: 0001_a -> 0002_b (AddField Item.b), 0001_a -> 0002_c (CreateModel Cat),
+    0003_d = merge(0002_b, 0002_c); other.0001_x: X with an FK to shop.Cat, after shop.0002_c.
+
+    The release (``MERGE_RELEASE``) is {0001_a, 0002_b}: the parallel branch, the
+    merge and all of ``other`` came later.
+    """
+    return {
+        "shop": {
+            "0001_a": migration(ops=[ITEM], initial=True),
+            "0002_b": migration(
+                deps=[("shop", "0001_a")], ops=[add_field("Item", "b", "models.IntegerField(null=True)")]
+            ),
+            "0002_c": migration(deps=[("shop", "0001_a")], ops=[CAT]),
+            "0003_d": migration(deps=[("shop", "0002_b"), ("shop", "0002_c")]),
+        },
+        "other": {
+            "0001_x": migration(
+                deps=[("shop", "0002_c")],
+                ops=[create_model("X", cat="models.ForeignKey('shop.Cat', on_delete=models.CASCADE)")],
+                initial=True,
+            ),
+        },
+    }
+
+
+MERGE_RELEASE: frozenset[Key] = frozenset({("shop", "0001_a"), ("shop", "0002_b")})
+
+
+def late_app_shape() -> Apps:
+    """shop.0001_a (the release, ``ITEM_RELEASE``); app ``late`` (two migrations, FK to
+    shop.Item) added after it."""
+    note = create_model("Note", item="models.ForeignKey('shop.Item', on_delete=models.CASCADE)")
+    return {
+        **shop_after_item({}),
+        "late": linear(
+            "late",
+            {"0001_note": [note], "0002_body": [add_field("Note", "body", "models.TextField(null=True)")]},
+            first_deps=[("shop", "0001_a")],
+        ),
+    }
+
+
+def irreversible_shape() -> Apps:
+    """shop.0001_a (release), 0002_fill = RunPython without reverse_code, 0003_price (AddField)."""
+    fill = "def fill(apps, schema_editor):\n    pass\n"
+    return shop_after_item(
+        {
+            "0002_fill": ["migrations.RunPython(fill)"],
+            "0003_price": [add_field("Item", "price", "models.IntegerField(null=True)")],
+        },
+        preambles={"0002_fill": fill},
+    )
+
+
+def null_allowed_shape() -> Apps:
+    """shop.0001_a (release, Item.qty NOT NULL without default), 0002_qty_null: qty null=True."""
+    return shop_after_item({"0002_qty_null": [alter_field("Item", "qty", "models.IntegerField(null=True)")]})
+
+
+def longer_name_shape() -> Apps:
+    """shop.0001_a (release, Item.name max_length 10), 0002_name_long: max_length 100."""
+    return shop_after_item({"0002_name_long": [alter_field("Item", "name", "models.CharField(max_length=100)")]})
+
+
+MISSING_TABLE_SQL = "SELECT * FROM table_that_does_not_exist"
+
+
+def failing_reverse_shape() -> Apps:
+    """shop.0001_a (release), 0002_probe = RunSQL whose *reverse* fails at run time (no
+    pre-flight check can tell), then 0003_price (AddField) and 0004_cat (CreateModel).
+
+    0002_probe is the earliest step of the plan, so it runs last, after the
+    later steps have been reverted.
+    """
+    probe = f"migrations.RunSQL(sql='SELECT 1', reverse_sql={MISSING_TABLE_SQL!r})"
+    return shop_after_item(
+        {
+            "0002_probe": [probe],
+            "0003_price": [add_field("Item", "price", "models.IntegerField(null=True)")],
+            "0004_cat": [CAT],
+        }
+    )
+
+
+SQUASH = "0001_squashed_0003_f3"
+
+
+def squash_shape() -> Apps:
+    """App q: 0001_q (Q), 0002_f2, 0003_f3 (AddFields), ``0001_squashed_0003_f3`` replacing
+    all three, and 0004_f4 depending on the squash.
+
+    The release (``SQUASH_RELEASE``) is {0001_q, 0002_f2}: frozen before 0003
+    and the squash existed, so it lies inside the squash.
+    """
+    f2, f3 = (
+        add_field("Q", "f2", "models.IntegerField(null=True)"),
+        add_field("Q", "f3", "models.IntegerField(null=True)"),
+    )
+    originals = linear("q", {"0001_q": [create_model("Q")], "0002_f2": [f2], "0003_f3": [f3]})
+    squashed = create_model("Q", f2="models.IntegerField(null=True)", f3="models.IntegerField(null=True)")
+    replaced = [("q", name) for name in originals]
+    return {
+        "q": {
+            **originals,
+            SQUASH: migration(ops=[squashed], replaces=replaced, initial=True),
+            "0004_f4": migration(deps=[("q", SQUASH)], ops=[add_field("Q", "f4", "models.IntegerField(null=True)")]),
+        }
+    }
+
+
+SQUASH_RELEASE: frozenset[Key] = frozenset({("q", "0001_q"), ("q", "0002_f2")})
+SQUASH_ORIGINALS: tuple[str, ...] = ("0001_q", "0002_f2", "0003_f3")
+
+PLACEHOLDER: Key = ("bj", "0001_placeholder_patch")
+
+
+def shared_placeholder_shape() -> Apps:
+    """django-migrations.md §1.8: bj.0001_initial (B), then 0002_a and 0003_b, both
+    ``replaces = [bj.0001_placeholder_patch]`` (not on disk), each an AddField
+    with a default (pa, pb).  The release (``PLACEHOLDER_RELEASE``) is {0001_initial, 0002_a}.
+    """
+    return {
+        "bj": {
+            "0001_initial": migration(ops=[create_model("B")], initial=True),
+            "0002_a": migration(
+                deps=[("bj", "0001_initial")],
+                ops=[add_field("B", "pa", "models.IntegerField(default=0)")],
+                replaces=[PLACEHOLDER],
+            ),
+            "0003_b": migration(
+                deps=[("bj", "0002_a")],
+                ops=[add_field("B", "pb", "models.IntegerField(default=0)")],
+                replaces=[PLACEHOLDER],
+            ),
+        }
+    }
+
+
+PLACEHOLDER_RELEASE: frozenset[Key] = frozenset({("bj", "0001_initial"), ("bj", "0002_a")})
+
+
+FK_RELEASE: frozenset[Key] = frozenset({("shop", "0001_a"), ("shop", "0002_note")})
+
+
+def fk_violating_reverse_shape(*, last_atomic: bool = True) -> Apps:
+    """shop.0001_a, 0002_note (Cat, and Note with an FK to Cat) = the release (``FK_RELEASE``);
+    then 0003_probe = RunSQL whose reverse inserts a Note pointing at no Cat, and 0004_price.
+
+    The reverse of 0003_probe fails on the foreign key at run time, after 0004_price
+    was reverted.  On SQLite it fails in the schema editor's ``PRAGMA foreign_key_check``,
+    which leaves the connection inside an atomic block (django-migrations.md §2.4).
+    ``last_atomic=False`` makes 0004_price non-atomic, so the plan runs step by step.
+    """
+    note = create_model("Note", cat="models.ForeignKey('shop.Cat', on_delete=models.CASCADE)")
+    probe = "migrations.RunSQL(sql='SELECT 1', reverse_sql='INSERT INTO shop_note (cat_id) VALUES (999)')"
+    apps = shop_after_item({"0002_note": [CAT, note], "0003_probe": [probe]})
+    apps["shop"]["0004_price"] = migration(
+        deps=[("shop", "0003_probe")],
+        ops=[add_field("Item", "price", "models.IntegerField(null=True)")],
+        atomic=None if last_atomic else False,
+    )
+    return apps
