@@ -8,7 +8,8 @@ renderer.  Nothing here prints.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -278,17 +279,15 @@ def rollback_sql(project: Project, preview: RollbackPreview) -> list[str]:
 
 
 def execute_rollback(
-    project: Project, preview: RollbackPreview, observer: Observer, *, lock_timeout: float, command: str = "rollback"
+    project: Project, preview: RollbackPreview, observer: Observer, *, command: str = "rollback"
 ) -> tuple[MigrationKey, ...]:
     """Run a previewed rollback that has no blockers; return the migrations unapplied.
 
-    Takes the database lock, then refuses (``PlanRefusedError``) if the
-    database changed since the preview.  Raises ``LockHeldError``,
+    Call it inside the ``exclusive`` block the preview was made in.  Raises
     ``ExecutionError`` (restored) or ``RestoreFailedError`` (not restored).
     """
     from migtool.django_adapter.connection import get_connection
     from migtool.django_adapter.executor import Batch
-    from migtool.django_adapter.loader import load_recorded
 
     assert not preview.blockers, "execute_rollback needs a plan without blockers"
     connection = get_connection(preview.database)
@@ -300,72 +299,57 @@ def execute_rollback(
         stale_rows=preview.plan.stale_rows,
     )
 
-    def unchanged() -> None:
-        if frozenset(load_recorded(connection)) != preview.recorded:
-            raise PlanRefusedError(
-                f"Database {preview.database!r} changed since the rollback was planned; nothing was touched.",
-                hint="Run the rollback again to plan against the current state.",
-            )
-
-    run_journaled(
-        connection,
-        batch,
-        observer,
-        command=command,
-        release=preview.plan.release,
-        lock_timeout=lock_timeout,
-        precheck=unchanged,
-    )
+    run_journaled(connection, batch, observer, command=command, release=preview.plan.release)
     return preview.plan.steps
 
 
-def run_journaled(
-    connection: Any,
-    batch: Batch,
-    observer: Observer,
-    *,
-    command: str,
-    release: str | None,
-    lock_timeout: float,
-    precheck: Callable[[], None] = lambda: None,
-) -> int:
-    """Run ``batch`` under the database lock, recorded in the journal; return the run id.
+@contextmanager
+def exclusive(project: Project, database: str, lock_timeout: float, *, create: bool = False) -> Iterator[None]:
+    """Hold the database's migtool lock for a whole command: planning, checks,
+    confirmation and execution, so nothing is planned against a database that
+    another run is changing.  Raises ``LockHeldError`` after ``lock_timeout``."""
+    from migtool.django_adapter.connection import get_connection
+    from migtool.django_adapter.journal import RUNNING, Journal
+    from migtool.django_adapter.lock import migration_lock
 
-    ``precheck`` runs once the lock is held and may refuse (nothing touched).
-    """
+    project.setup()
+    connection = get_connection(database, create=create)
+
+    def holder() -> str:
+        running = [r for r in Journal(connection).runs(5, lock_free=False) if r.status == RUNNING]
+        return running[0].describe() if running else "a run that has not journaled yet"
+
+    with migration_lock(connection, lock_timeout, holder):
+        yield
+
+
+def run_journaled(connection: Any, batch: Batch, observer: Observer, *, command: str, release: str | None) -> int:
+    """Run ``batch`` recorded in the journal; return the run id.  Call it inside ``exclusive``."""
     from django.db import connections
 
     from migtool.django_adapter.executor import run_batch
     from migtool.django_adapter.journal import FAILED, RESTORED, SUCCEEDED, Journal, StepLog
-    from migtool.django_adapter.lock import migration_lock
 
     journal = Journal(connection)
+    run_id = journal.begin(command, release, "backwards" if batch.backwards else "forwards")
+    log = StepLog(journal, run_id, backwards=batch.backwards, live=not batch.in_one_transaction)
 
-    def holder() -> str:
-        running = [r for r in journal.runs(5, lock_free=False) if r.status == "running"]
-        return running[0].describe() if running else "a run that has not journaled yet"
+    def observe(event: StepEvent) -> None:
+        observer(event)
+        log(event)
 
-    with migration_lock(connection, lock_timeout, holder):
-        precheck()
-        run_id = journal.begin(command, release, "backwards" if batch.backwards else "forwards")
-        log = StepLog(journal, run_id, backwards=batch.backwards, live=not batch.in_one_transaction)
-
-        def observe(event: StepEvent) -> None:
-            observer(event)
-            log(event)
-
-        try:
-            run_batch(connection, batch, observe)
-        except ExecutionError as exc:
-            journal = Journal(connections[connection.alias])  # the executor may have replaced a broken wrapper
-            log.journal = journal
-            log.close(rolled_back=batch.in_one_transaction)
-            status = FAILED if isinstance(exc, RestoreFailedError) else RESTORED
-            journal.finish(run_id, status, exc.message)
-            exc.details["run_id"] = run_id
-            raise
-        log.close(rolled_back=False)
-        journal.finish(run_id, SUCCEEDED)
+    try:
+        run_batch(connection, batch, observe)
+    except ExecutionError as exc:
+        journal = Journal(connections[connection.alias])  # the executor may have replaced a broken wrapper
+        log.journal = journal
+        log.close(rolled_back=batch.in_one_transaction)
+        status = FAILED if isinstance(exc, RestoreFailedError) else RESTORED
+        journal.finish(run_id, status, exc.message)
+        exc.details["run_id"] = run_id
+        raise
+    log.close(rolled_back=False)
+    journal.finish(run_id, SUCCEEDED)
     return run_id
 
 
@@ -385,7 +369,8 @@ class MigratePreview:
 
     @property
     def undo_blockers(self) -> tuple[str, ...]:
-        return tuple(f"{c.key}: {b}" for c in self.checks for b in c.blockers)
+        """Blockers of every step but the last: only steps that completed are undone."""
+        return tuple(f"{c.key}: {b}" for c in self.checks[:-1] for b in c.blockers)
 
     @property
     def unsafe(self) -> bool:
@@ -492,25 +477,15 @@ def _targets(
     return [target]
 
 
-def execute_migrate(project: Project, preview: MigratePreview, observer: Observer, *, lock_timeout: float) -> int:
+def execute_migrate(project: Project, preview: MigratePreview, observer: Observer) -> int:
     """Apply a previewed forward batch all-or-nothing; return the journal's run id.
 
-    Under the lock, refuses (nothing applied) if the database changed since the
-    preview, e.g. because a concurrent run migrated it meanwhile.
+    Call it inside the ``exclusive`` block the preview was made in.
     """
     from migtool.django_adapter.connection import get_connection
     from migtool.django_adapter.executor import Batch
-    from migtool.django_adapter.loader import load_recorded
 
     connection = get_connection(preview.database)
-
-    def unchanged() -> None:
-        if frozenset(load_recorded(connection)) != preview.recorded:
-            raise PlanRefusedError(
-                f"Database {preview.database!r} changed while migrate-safe waited for the lock "
-                "(another run migrated it); this run applied nothing.",
-                hint="Run migrate-safe again to see what is left to apply.",
-            )
 
     batch = Batch(
         steps=preview.steps,
@@ -525,8 +500,6 @@ def execute_migrate(project: Project, preview: MigratePreview, observer: Observe
         observer,
         command="migrate-safe",
         release=preview.release,
-        lock_timeout=lock_timeout,
-        precheck=unchanged,
     )
 
 

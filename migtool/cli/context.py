@@ -65,7 +65,7 @@ class AppContext:
         live = self.err.status("") if self.err.is_terminal else None
         if live is not None:
             click.get_current_context().call_on_close(live.stop)
-        labels = {"start": verb, "done": "done", "restore": "re-applying", "restored": "re-applied"}
+        labels = {"start": verb, "done": "done", "restore": "undoing", "restored": "undone"}
 
         def observe(event: StepEvent) -> None:
             line = f"[{event.index}/{event.total}] {labels[event.kind]} {event.key}"

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from migtool.core.graph import MigrationKey
-from migtool.django_adapter.loader import load_recorded
+from migtool.django_adapter.loader import load_recorded, load_schema
 from migtool.errors import ExecutionError, PlanRefusedError, RestoreFailedError
 
 
@@ -185,7 +185,7 @@ def run_batch(connection: Any, batch: Batch, observer: Observer) -> None:
     """
     from django.db import transaction
 
-    before = load_recorded(connection)
+    before = load_recorded(connection), load_schema(connection)
     flush = _flush_deferred_constraints(connection) if batch.in_one_transaction else None
     tracker = _Tracker(observer, len(batch.steps), ("start", "done"), flush)
     executor = build_executor(connection, batch.use_originals, tracker)
@@ -312,36 +312,43 @@ def _first_line(error: BaseException) -> str:
 
 def _verify_restored(
     connection: Any,
-    before: Any,
+    before: tuple[Any, frozenset[tuple[str, ...]]],
     batch: Batch,
     failed: MigrationKey | None,
     error: BaseException,
     compensation_error: BaseException | None,
 ) -> None:
-    after = load_recorded(connection)
+    rows_before, schema_before = before
+    after, schema_after = load_recorded(connection), load_schema(connection)
     what = f"{batch.verb} {failed} failed" if failed else f"{batch.verb} the batch failed"
     reason = _first_line(error)
-    if set(after) == set(before) and compensation_error is None:
-        note = (
-            f" {failed} itself may be partly done: this database cannot undo DDL, check its schema."
-            if failed and not connection.features.can_rollback_ddl
-            else ""
-        )
+    if set(after) == set(rows_before) and schema_after == schema_before and compensation_error is None:
         raise ExecutionError(
-            f"{what} ({reason}); the database was restored to its starting state.{note}",
+            f"{what} ({reason}); the database was restored to its starting state (rows and schema verified).",
             hint="Fix the cause, then run the command again.",
             failed=str(failed) if failed else None,
             error=reason,
         )
-    gone = sorted(str(k) for k in set(before) - set(after))
-    extra = sorted(str(k) for k in set(after) - set(before))
+    gone = sorted(str(k) for k in set(rows_before) - set(after))
+    extra = sorted(str(k) for k in set(after) - set(rows_before))
+    schema = _schema_changes(schema_before, schema_after)
     undo = f"; restoring failed too ({_first_line(compensation_error)})" if compensation_error else ""
     raise RestoreFailedError(
         f"{what} ({reason}){undo}. The database was NOT restored: "
-        f"no longer applied: {', '.join(gone) or 'none'}; newly applied: {', '.join(extra) or 'none'}.",
+        f"no longer applied: {', '.join(gone) or 'none'}; newly applied: {', '.join(extra) or 'none'}"
+        f"{'; schema differs: ' + schema if schema else ''}.",
         hint="Inspect it with 'migtool status', fix the cause, then migrate or roll back by hand.",
         failed=str(failed) if failed else None,
         error=reason,
         unapplied_now=gone,
         applied_now=extra,
+        schema_changes=schema,
     )
+
+
+def _schema_changes(before: frozenset[tuple[str, ...]], after: frozenset[tuple[str, ...]]) -> str:
+    """Name the columns that appeared or disappeared (or changed type), a few at most."""
+    changed = [f"+{t}.{c}" for t, c, *_ in sorted(after - before)] + [
+        f"-{t}.{c}" for t, c, *_ in sorted(before - after)
+    ]
+    return ", ".join(changed[:8]) + (f" and {len(changed) - 8} more" if len(changed) > 8 else "")

@@ -237,7 +237,8 @@ class StepLog:
     In step-by-step runs every finished step is written at once (it is
     committed already).  In one-transaction runs the steps are kept until the
     transaction is over, so the journal never holds rows for work that was
-    rolled back without saying so.
+    rolled back without saying so.  A step that starts and never finishes is
+    recorded as failed (or, while undoing, as "undo failed").
     """
 
     def __init__(self, journal: Journal, run_id: int, *, backwards: bool, live: bool) -> None:
@@ -245,32 +246,39 @@ class StepLog:
         self.direction = "backwards" if backwards else "forwards"
         self.undo_direction = "forwards" if backwards else "backwards"
         self.pending: list[StepRecord] = []
-        self.started: tuple[MigrationKey, datetime] | None = None
+        self.running: tuple[str, MigrationKey, datetime] | None = None
         self.position = 0
 
     def __call__(self, event: Any) -> None:
         if event.kind in ("start", "restore"):
-            self.started = (event.key, now())
+            self._unfinished()
+            self.running = (event.kind, event.key, now())
             return
-        self.position += 1
-        direction = self.direction if event.kind == "done" else self.undo_direction
-        outcome = "done" if event.kind == "done" else "undone"
-        started = self.started[1] if self.started and self.started[0] == event.key else now()
-        self.started = None
-        self._add(StepRecord(self.position, event.key, direction, outcome, started, now()))
+        undoing = event.kind == "restored"
+        started = self.running[2] if self.running and self.running[1] == event.key else now()
+        self.running = None
+        self._add(event.key, undoing, "undone" if undoing else "done", started)
 
-    def _add(self, record: StepRecord) -> None:
+    def _unfinished(self) -> None:
+        """Record the step that was running when something else began, or the run ended."""
+        if self.running is not None:
+            kind, key, started = self.running
+            self.running = None
+            undoing = kind == "restore"
+            self._add(key, undoing, "undo failed" if undoing else "failed", started)
+
+    def _add(self, key: MigrationKey, undoing: bool, outcome: str, started: datetime) -> None:
+        self.position += 1
+        direction = self.undo_direction if undoing else self.direction
+        record = StepRecord(self.position, key, direction, outcome, started, now())
         if self.live:
             self.journal.record_steps(self.run_id, [record])
         else:
             self.pending.append(record)
 
     def close(self, *, rolled_back: bool) -> None:
-        """Write what is pending: the step that was running when the run failed
-        is recorded as failed, and steps of a rolled-back transaction as such."""
-        if self.started is not None:
-            self.position += 1
-            self._add(StepRecord(self.position, self.started[0], self.direction, "failed", self.started[1], now()))
+        """Write what is pending; steps of a rolled-back transaction are recorded as such."""
+        self._unfinished()
         records = [
             StepRecord(r.position, r.key, r.direction, "rolled back", r.started_at, r.finished_at)
             if rolled_back and r.outcome == "done"

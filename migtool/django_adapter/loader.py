@@ -89,3 +89,23 @@ def recorded_after(connection: Any, moment: Any) -> frozenset[MigrationKey]:
         return frozenset()
     rows = recorder.migration_qs.filter(applied__gt=moment).values_list("app", "name")
     return frozenset(MigrationKey(app, name) for app, name in rows)
+
+
+# One query per backend: every column of every table, for "is the schema back
+# where it was" after a failure.  migtool's own journal tables are left out.
+_SCHEMA_SQL = {
+    "sqlite": 'SELECT m.name, p.name, p.type, p."notnull" FROM sqlite_master m, pragma_table_info(m.name) p '
+    "WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'",
+    "postgresql": "SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns "
+    "WHERE table_schema = current_schema()",
+    "mysql": "SELECT table_name, column_name, column_type, is_nullable FROM information_schema.columns "
+    "WHERE table_schema = DATABASE()",
+}
+
+
+def load_schema(connection: Any) -> frozenset[tuple[str, ...]]:
+    """Return ``(table, column, type, nullable)`` for every column in the database (read-only)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_SCHEMA_SQL[connection.vendor])
+        rows = cursor.fetchall()
+    return frozenset(tuple(str(v) for v in row) for row in rows if not str(row[0]).startswith("migtool_run"))

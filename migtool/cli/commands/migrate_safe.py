@@ -60,6 +60,31 @@ def migrate_safe(
     if release and app_label:
         raise click.UsageError("Give either APP_LABEL [MIGRATION_NAME] or --release, not both.")
     project = app.project()
+    with api.exclusive(project, database, lock_timeout, create=not show_plan):
+        _migrate_safe(
+            app,
+            project,
+            database=database,
+            app_label=app_label,
+            migration_name=migration_name,
+            release=release,
+            show_plan=show_plan,
+            require_reversible=require_reversible,
+        )
+
+
+def _migrate_safe(
+    app: AppContext,
+    project: api.Project,
+    *,
+    database: str,
+    app_label: str | None,
+    migration_name: str | None,
+    release: str | None,
+    show_plan: bool,
+    require_reversible: bool,
+) -> None:
+    """Plan, check and run, while the command holds the database lock."""
     preview = api.preview_migrate(
         project, database, app_label=app_label, migration=migration_name, release=release, create=not show_plan
     )
@@ -84,7 +109,7 @@ def migrate_safe(
             )
     if show_plan:
         return
-    run_id = api.execute_migrate(project, preview, app.progress("applying"), lock_timeout=lock_timeout)
+    run_id = api.execute_migrate(project, preview, app.progress("applying"))
     if app.json:
         app.emit(migrate_to_dict(preview, executed=True, run_id=run_id), None)
     app.say(f"Applied {len(preview.steps)} migration(s) on {database!r} (run {run_id}).")

@@ -60,6 +60,22 @@ def rollback(
     if (release is None) == (not last):
         raise click.UsageError("Give either RELEASE or --last.")
     project = app.project()
+    with api.exclusive(project, database, lock_timeout):
+        _rollback(app, project, release, database=database, dry_run=dry_run, sql=sql, yes=yes, allow_drift=allow_drift)
+
+
+def _rollback(
+    app: AppContext,
+    project: api.Project,
+    release: str | None,
+    *,
+    database: str,
+    dry_run: bool,
+    sql: bool,
+    yes: bool,
+    allow_drift: bool,
+) -> None:
+    """Plan, check, confirm and run, while the command holds the database lock."""
     if release is not None:
         preview = api.preview_rollback(project, release, database, allow_drift=allow_drift)
     else:
@@ -89,7 +105,6 @@ def rollback(
         project,
         preview,
         app.progress("unapplying"),
-        lock_timeout=lock_timeout,
         command="rollback" if release else "rollback --last",
     )
     if app.json:
