@@ -257,13 +257,22 @@ def _preview_backwards(
 
 def _drift(project: Project, steps: tuple[MigrationKey, ...]) -> tuple[str, ...]:
     """Steps whose file changed since a release froze it: reverting them would run code
-    that never ran forwards on databases that applied the frozen version."""
+    that never ran forwards on databases that applied the frozen version.  Release
+    files that cannot be read are skipped here (``releases`` and ``doctor`` report them)."""
     wanted = {str(k) for k in steps}
-    releases = [project.load_release(name) for name in project.store.names()]
+    releases = []
+    for name in project.store.names():
+        try:
+            releases.append(project.load_release(name))
+        except InputError:
+            continue
+    first: dict[str, str] = {}  # one blocker per migration, from the first release that froze it
+    for finding in drift(project.graph, releases):
+        if finding.code == "drift-edited" and finding.subject in wanted:
+            first.setdefault(finding.subject, finding.message)
     return tuple(
-        f"{f.message} Reverting it runs code that never ran forwards (pass --allow-drift to accept the risk)."
-        for f in drift(project.graph, releases)
-        if f.code == "drift-edited" and f.subject in wanted
+        f"{message} Reverting it runs code that never ran forwards (pass --allow-drift to accept the risk)."
+        for message in first.values()
     )
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from migtool.core.graph import MigrationKey, ProjectGraph
-from migtool.core.planner import plan_rollback
+from migtool.core.planner import is_member
 from migtool.core.snapshot import ReleaseSnapshot, release_sort_key
 
 ERROR, WARNING, INFO = "error", "warning", "info"
@@ -44,7 +44,7 @@ class MigrationFacts:
 
 @dataclass(frozen=True)
 class RunFact:
-    """A journaled run that did not end cleanly."""
+    """A journaled run: its id, command, final status and start time."""
 
     run_id: int
     command: str
@@ -67,10 +67,10 @@ def diagnose(
         *migration_facts(facts),
         *irreversible_since_releases(graph, releases, facts),
         *drift(graph, releases),
+        *unreachable_releases(graph, releases),
     ]
     if recorded is not None:
         findings += [
-            *unreachable_releases(graph, releases, frozenset(recorded)),
             *recorded_state(graph, recorded),
             *interrupted_runs(runs),
         ]
@@ -106,10 +106,11 @@ def suspicious_replaces(graph: ProjectGraph) -> list[Finding]:
                     "replaces-missing",
                     str(squash),
                     f"{squash} replaces {', '.join(map(str, missing))}, which exist on no disk here.",
-                    "Legal (the patch-branch trick), but on a database where its ancestors are unapplied, "
-                    "migrate treats it as applied and later fails with InconsistentMigrationHistory.",
-                    "Make sure every database that recorded the replaced name has all of this migration's "
-                    "ancestors applied; otherwise drop the replaces.",
+                    "Legal (a squash whose originals were deleted, or the patch-branch trick), but on a database "
+                    "where its ancestors are unapplied, migrate treats it as applied and later fails with "
+                    "InconsistentMigrationHistory.",
+                    "Make sure every database that recorded the replaced names has this migration's ancestors "
+                    "applied (and the squash row); for a patch-branch placeholder, apply the same rule.",
                 )
             )
     owners = Counter(r for replaced in graph.replaces.values() for r in replaced)
@@ -192,7 +193,9 @@ def irreversible_since_releases(
         newer = ordered[index + 1].release if index + 1 < len(ordered) else "the code on disk"
         members = release.keys()
         later = ordered[index + 1].keys() if index + 1 < len(ordered) else frozenset(graph.nodes)
-        blocking = sorted(k for k in later - members if facts.get(k, MigrationFacts()).irreversible)
+        blocking = sorted(
+            k for k in later if not is_member(graph, members, k) and facts.get(k, MigrationFacts()).irreversible
+        )
         for key in blocking:
             findings.append(
                 Finding(
@@ -252,26 +255,32 @@ def _drift(severity: str, code: str, key: MigrationKey, release: str, what: str)
     )
 
 
-def unreachable_releases(
-    graph: ProjectGraph, releases: Sequence[ReleaseSnapshot], recorded: frozenset[MigrationKey]
-) -> list[Finding]:
-    """Releases a rollback can no longer reach with this code, and the ones it can."""
-    findings = []
+def unreachable_releases(graph: ProjectGraph, releases: Sequence[ReleaseSnapshot]) -> list[Finding]:
+    """Releases that lie inside a squash whose originals are gone: no rollback can
+    reach them with this code.  The finding names the releases that stay reachable."""
+    inside: dict[str, tuple[MigrationKey, list[MigrationKey]]] = {}
     for release in releases:
-        plan = plan_rollback(graph, recorded, release)
-        for refusal in plan.refusals:
-            if refusal.kind == "squash-unreachable":
-                findings.append(
-                    Finding(
-                        WARNING,
-                        "release-unreachable",
-                        release.release,
-                        refusal.message,
-                        "A rollback to this release is refused.",
-                        "Restore the squash's replaced migrations, or roll back only to releases outside it.",
-                    )
-                )
-    return findings
+        members = release.keys()
+        for squash in sorted(graph.replaces):
+            atoms = graph.atoms([squash])
+            gone = sorted(a for a in atoms - members if a not in graph)
+            if atoms & members and gone and squash not in members:
+                inside[release.release] = (squash, gone)
+                break
+    reachable = sorted((r.release for r in releases if r.release not in inside), key=release_sort_key)
+    return [
+        Finding(
+            WARNING,
+            "release-unreachable",
+            name,
+            f"Release {name} lies inside squash {squash}, whose replaced migrations "
+            f"{', '.join(map(str, gone))} are no longer on disk. "
+            f"Releases that can still be rolled back to: {', '.join(reachable) or 'none'}.",
+            "A rollback to this release is refused.",
+            "Restore the squash's replaced migrations, or roll back only to the reachable releases.",
+        )
+        for name, (squash, gone) in sorted(inside.items())
+    ]
 
 
 def recorded_state(graph: ProjectGraph, recorded: Mapping[MigrationKey, int]) -> list[Finding]:
@@ -336,15 +345,19 @@ def recorded_state(graph: ProjectGraph, recorded: Mapping[MigrationKey, int]) ->
 
 
 def interrupted_runs(runs: Iterable[RunFact]) -> list[Finding]:
+    """Runs that ended badly and that no later successful run has followed."""
+    runs = list(runs)
+    settled = max((r.run_id for r in runs if r.status == "succeeded"), default=0)
     return [
         Finding(
             WARNING,
             "interrupted-run",
             f"run {run.run_id}",
-            f"migtool run {run.run_id} ({run.command}, started {run.started}) was interrupted.",
+            f"migtool run {run.run_id} ({run.command}, started {run.started}) {run.status}"
+            + (" without restoring the database." if run.status == "failed" else "."),
             "It may have left the database between two states; step-by-step runs can leave a migration half-applied.",
             f"Check 'migtool history {run.run_id}' and 'migtool status', then finish with migrate-safe or rollback.",
         )
         for run in runs
-        if run.status in ("interrupted", "failed")
+        if run.status in ("interrupted", "failed") and run.run_id > settled
     ]
