@@ -9,10 +9,12 @@ from rich import box
 from rich.table import Table
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from datetime import datetime
 
     from migtool.api import FreezeResult, MigratePreview, ReleaseSummary, RollbackPreview
     from migtool.core.doctor import Finding
+    from migtool.core.safety import StepCheck
     from migtool.core.snapshot import ReleaseDiff
     from migtool.core.status import DatabaseStatus
     from migtool.django_adapter.journal import RunRecord
@@ -72,59 +74,47 @@ def status_table(status: DatabaseStatus, *, ascii_only: bool) -> Table:
     return table
 
 
+def _steps_table(
+    title: str, checks: tuple[StepCheck, ...], columns: dict[str, Callable[[StepCheck], str]], *, ascii_only: bool
+) -> Table:
+    """One row per checked step, in execution order: number, app, migration, then ``columns``."""
+    table = _table(title, "#", "App", "Migration", *columns, ascii_only=ascii_only)
+    for number, check in enumerate(checks, 1):
+        table.add_row(str(number), check.key.app_label, check.key.name, *(cell(check) for cell in columns.values()))
+    return table
+
+
+def _lines(items: tuple[str, ...], prefix: str = "") -> str:
+    return "\n".join(f"{prefix}{item}" for item in items) or "-"
+
+
 def rollback_table(preview: RollbackPreview, *, ascii_only: bool) -> Table:
-    """The plan in execution order; '!' marks a blocked step, 'x' an irreversible one."""
+    """The plan in execution order; '!' marks a blocker, 'x' an irreversible step."""
     mode = "one transaction" if preview.one_transaction else "step by step, re-applied on failure"
     plan = preview.plan
-    table = _table(
-        f"Rollback of {preview.database!r} to {plan.release}: {len(plan.steps)} step(s), {mode}"
-        + (" (over squashed originals)" if plan.use_originals else ""),
-        "#",
-        "App",
-        "Migration",
-        "Reverting does",
-        "Reversible",
-        "Data impact",
-        "Blocked",
-        ascii_only=ascii_only,
+    title = f"Rollback of {preview.database!r} to {plan.release}: {len(plan.steps)} step(s), {mode}" + (
+        " (over squashed originals)" if plan.use_originals else ""
     )
-    for number, check in enumerate(preview.checks, 1):
-        table.add_row(
-            str(number),
-            check.key.app_label,
-            check.key.name,
-            "\n".join(check.effects) or "-",
-            "yes" if check.reversible else "x NO",
-            "\n".join(check.data_loss) or "-",
-            "\n".join(f"! {b}" for b in check.blockers) or "-",
-        )
-    return table
+    columns: dict[str, Callable[[StepCheck], str]] = {
+        "Reverting does": lambda c: _lines(c.effects),
+        "Reversible": lambda c: "yes" if c.reversible else "x NO",
+        "Data impact": lambda c: _lines(c.data_loss),
+        "Blocked": lambda c: _lines(c.blockers, "! "),
+    }
+    return _steps_table(title, preview.checks, columns, ascii_only=ascii_only)
 
 
 def migrate_table(preview: MigratePreview, *, ascii_only: bool) -> Table:
     """The forward batch; 'x' marks a step that could not be undone if a later one failed."""
     mode = "one transaction" if preview.one_transaction else "step by step, unapplied again on failure"
     target = f" to {preview.release}" if preview.release else ""
-    table = _table(
-        f"migrate-safe{target} on {preview.database!r}: {len(preview.steps)} migration(s), {mode}",
-        "#",
-        "App",
-        "Migration",
-        "Can be undone",
-        "Atomic",
-        "Why not",
-        ascii_only=ascii_only,
-    )
-    for number, check in enumerate(preview.checks, 1):
-        table.add_row(
-            str(number),
-            check.key.app_label,
-            check.key.name,
-            "yes" if check.reversible else "x NO",
-            "yes" if check.atomic else "no",
-            "\n".join(check.blockers) or "-",
-        )
-    return table
+    title = f"migrate-safe{target} on {preview.database!r}: {len(preview.steps)} migration(s), {mode}"
+    columns: dict[str, Callable[[StepCheck], str]] = {
+        "Can be undone": lambda c: "yes" if c.reversible else "x NO",
+        "Atomic": lambda c: "yes" if c.atomic else "no",
+        "Why not": lambda c: _lines(c.blockers),
+    }
+    return _steps_table(title, preview.checks, columns, ascii_only=ascii_only)
 
 
 def history_table(runs: list[RunRecord], *, ascii_only: bool) -> Table:
