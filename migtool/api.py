@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,7 +41,7 @@ from migtool.errors import (
 from migtool.store import ReleaseStore
 
 if TYPE_CHECKING:
-    from migtool.django_adapter.executor import Batch, Observer, StepEvent
+    from migtool.django_adapter.executor import Batch, Observer, Prepared, StepEvent
     from migtool.django_adapter.journal import RunRecord
 
 NOW = "(disk)"
@@ -206,6 +206,7 @@ class RollbackPreview:
     one_transaction: bool
     recorded: frozenset[MigrationKey]
     drift: tuple[str, ...] = ()
+    prepared: Prepared | None = field(default=None, compare=False, repr=False)
 
     @property
     def blockers(self) -> tuple[str, ...]:
@@ -238,21 +239,20 @@ def preview_rollback(project: Project, release: str, database: str, *, allow_dri
 def _preview_backwards(
     project: Project, connection: Any, database: str, snapshot: ReleaseSnapshot, *, allow_drift: bool = False
 ) -> RollbackPreview:
-    from migtool.django_adapter.executor import build_executor, plan_migrations, states_before
+    from migtool.django_adapter.executor import prepare_backwards
     from migtool.django_adapter.loader import load_recorded
     from migtool.django_adapter.preflight import check_steps
 
     recorded = frozenset(load_recorded(connection))
     plan = plan_rollback(project.graph, recorded, snapshot)
     checks: list[StepCheck] = []
+    prepared = None
     if plan.steps:
-        executor = build_executor(connection, plan.use_originals)
-        migrations = plan_migrations(executor, plan.steps)
-        checks = check_steps(connection, migrations, states_before(executor, migrations))
+        prepared = prepare_backwards(connection, plan.steps, plan.use_originals)
+        checks = check_steps(connection, prepared.migrations, prepared.states)
     one_transaction = bool(connection.features.can_rollback_ddl) and all(c.atomic for c in checks)
-    return RollbackPreview(
-        database, plan, tuple(checks), one_transaction, recorded, () if allow_drift else _drift(project, plan.steps)
-    )
+    drifted = () if allow_drift else _drift(project, plan.steps)
+    return RollbackPreview(database, plan, tuple(checks), one_transaction, recorded, drifted, prepared)
 
 
 def _drift(project: Project, steps: tuple[MigrationKey, ...]) -> tuple[str, ...]:
@@ -277,14 +277,17 @@ def _drift(project: Project, steps: tuple[MigrationKey, ...]) -> tuple[str, ...]
 
 
 def rollback_sql(project: Project, preview: RollbackPreview) -> list[str]:
-    """Return the SQL the rollback would run, in plan order, running none of it."""
-    from migtool.django_adapter.connection import get_connection
-    from migtool.django_adapter.executor import build_executor, collect_sql, plan_migrations, states_before
+    """Return the SQL the rollback would run, in plan order, running none of it.
 
-    connection = get_connection(preview.database)
-    executor = build_executor(connection, preview.plan.use_originals)
-    migrations = plan_migrations(executor, preview.plan.steps)
-    return collect_sql(connection, migrations, states_before(executor, migrations))
+    Uses up the preview's prepared states (collecting SQL walks them as a run
+    would), so the preview cannot be executed afterwards.
+    """
+    from migtool.django_adapter.connection import get_connection
+    from migtool.django_adapter.executor import collect_sql
+
+    if preview.prepared is None:
+        return []
+    return collect_sql(get_connection(preview.database), preview.prepared.migrations, preview.prepared.states)
 
 
 def execute_rollback(
@@ -308,7 +311,7 @@ def execute_rollback(
         stale_rows=preview.plan.stale_rows,
     )
 
-    run_journaled(connection, batch, observer, command=command, release=preview.plan.release)
+    run_journaled(connection, batch, observer, command=command, release=preview.plan.release, prepared=preview.prepared)
     return preview.plan.steps
 
 
@@ -332,7 +335,15 @@ def exclusive(project: Project, database: str, lock_timeout: float, *, create: b
         yield
 
 
-def run_journaled(connection: Any, batch: Batch, observer: Observer, *, command: str, release: str | None) -> int:
+def run_journaled(
+    connection: Any,
+    batch: Batch,
+    observer: Observer,
+    *,
+    command: str,
+    release: str | None,
+    prepared: Prepared | None = None,
+) -> int:
     """Run ``batch`` recorded in the journal; return the run id.  Call it inside ``exclusive``."""
     from django.db import connections
 
@@ -348,7 +359,7 @@ def run_journaled(connection: Any, batch: Batch, observer: Observer, *, command:
         log(event)
 
     try:
-        run_batch(connection, batch, observe)
+        run_batch(connection, batch, observe, prepared)
     except ExecutionError as exc:
         journal = Journal(connections[connection.alias])  # the executor may have replaced a broken wrapper
         log.journal = journal
@@ -402,15 +413,9 @@ def preview_migrate(
     Read-only, except that ``create`` lets a missing SQLite file be created.
     """
     from migtool.django_adapter.connection import get_connection
-    from migtool.django_adapter.executor import (
-        build_executor,
-        check_history,
-        forward_order,
-        plan_migrations,
-        states_before,
-    )
+    from migtool.django_adapter.executor import build_executor, check_history, forward_order, plan_migrations
     from migtool.django_adapter.loader import load_recorded
-    from migtool.django_adapter.preflight import check_steps
+    from migtool.django_adapter.preflight import undo_check
 
     if release is not None:
         check_release_name(release)
@@ -434,11 +439,9 @@ def preview_migrate(
     else:
         steps, use_originals = plan_forward(graph, recorded, _targets(graph, recorded, app_label, migration)), False
     executor = build_executor(connection, use_originals)
-    checks: list[StepCheck] = []
-    if steps:
-        steps = forward_order(executor, steps)
-        migrations = plan_migrations(executor, steps, applied=False)
-        checks = check_steps(connection, migrations, states_before(executor, migrations))
+    steps = forward_order(executor, steps) if steps else ()
+    # Whether a step could be undone needs no rendered states: only its operations.
+    checks = [undo_check(m) for m in plan_migrations(executor, steps, applied=False)]
     one_transaction = bool(connection.features.can_rollback_ddl) and all(c.atomic for c in checks)
     return MigratePreview(database, release, steps, tuple(checks), one_transaction, recorded, use_originals)
 

@@ -157,6 +157,28 @@ class Batch:
         return "Unapplying" if self.backwards else "Applying"
 
 
+@dataclass
+class Prepared:
+    """Django's executor, migration objects and pre-migration states for a
+    backwards plan, built once for the pre-flight checks and reused by the run.
+
+    Rendering those states is most of a rollback's cost on graphs with many
+    related models (django-migrations.md §5.3); Django's ``migrate(plan=...)``
+    would render them all again.
+    """
+
+    executor: Any
+    migrations: list[Any]
+    states: dict[Any, Any]
+
+
+def prepare_backwards(connection: Any, steps: Sequence[MigrationKey], use_originals: bool) -> Prepared:
+    """Build what pre-flight checks and the run of a backwards plan both need."""
+    executor = build_executor(connection, use_originals)
+    migrations = plan_migrations(executor, steps)
+    return Prepared(executor, migrations, states_before(executor, migrations))
+
+
 class _Tracker:
     """Turns Django's string progress callbacks into ``StepEvent``s and remembers
     which steps completed, so a failure knows what to compensate."""
@@ -177,25 +199,32 @@ class _Tracker:
                 self.flush()
 
 
-def run_batch(connection: Any, batch: Batch, observer: Observer) -> None:
+def run_batch(connection: Any, batch: Batch, observer: Observer, prepared: Prepared | None = None) -> None:
     """Run ``batch``; on failure bring the database back to where it started.
 
-    Raises ``ExecutionError`` (restored, verified by re-reading the rows) or
-    ``RestoreFailedError`` (not restored; says what is applied now).
+    A backwards batch runs from ``prepared`` (required for it), so its states
+    are not rendered twice.  Raises ``ExecutionError`` (restored, verified by
+    re-reading rows and schema) or ``RestoreFailedError`` (not restored; says
+    what differs now).
     """
     from django.db import transaction
 
     before = load_recorded(connection), load_schema(connection)
     flush = _flush_deferred_constraints(connection) if batch.in_one_transaction else None
     tracker = _Tracker(observer, len(batch.steps), ("start", "done"), flush)
-    executor = build_executor(connection, batch.use_originals, tracker)
-    plan = [(m, batch.backwards) for m in plan_migrations(executor, batch.steps, applied=batch.backwards)]
+    if prepared is None:
+        executor = build_executor(connection, batch.use_originals, tracker)
+        migrations = plan_migrations(executor, batch.steps, applied=batch.backwards)
+        states: dict[Any, Any] = {}
+    else:
+        executor, migrations, states = prepared.executor, prepared.migrations, prepared.states
+        executor.progress_callback = tracker
     try:
         if batch.in_one_transaction:
             with _foreign_keys_deferred(connection), transaction.atomic(using=connection.alias):
-                _migrate(executor, plan, batch)
+                _migrate(executor, migrations, states, batch)
         else:
-            _migrate(executor, plan, batch)
+            _migrate(executor, migrations, states, batch)
     except Exception as exc:
         failed = batch.steps[len(tracker.done)] if len(tracker.done) < len(batch.steps) else None
         connection = _reset(connection)
@@ -221,8 +250,20 @@ def _verify_done(connection: Any, batch: Batch) -> None:
         )
 
 
-def _migrate(executor: Any, plan: list[tuple[Any, bool]], batch: Batch) -> None:
-    if not batch.signals:
+def _migrate(executor: Any, migrations: list[Any], states: dict[Any, Any], batch: Batch) -> None:
+    """Apply or unapply ``migrations`` in order.
+
+    Backwards, this is what ``MigrationExecutor._migrate_all_backwards`` does
+    once its states are rendered, from the states already prepared (and
+    without computing the final state, which nothing uses).
+    """
+    plan = [(m, batch.backwards) for m in migrations]
+    if batch.backwards:
+        executor.recorder.ensure_schema()
+        for migration in migrations:
+            executor.unapply_migration(states[migration], migration)
+        executor.check_replacements()
+    elif not batch.signals:
         executor.migrate(None, plan=plan)
     else:
         from django.core.management.sql import emit_post_migrate_signal, emit_pre_migrate_signal

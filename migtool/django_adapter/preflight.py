@@ -284,6 +284,26 @@ def migration_facts(migration: Any) -> MigrationFacts:
     )
 
 
+def undo_check(migration: Any) -> StepCheck:
+    """Whether a migration about to be applied could be undone: its operations only.
+
+    For a forward batch the data to check does not exist yet; irreversible
+    operations and atomicity are what decide whether a failure can be undone.
+    """
+    operations = _database_operations(migration.operations)
+    return StepCheck(
+        key=MigrationKey(migration.app_label, migration.name),
+        effects=(),
+        blockers=tuple(
+            f"{what} {why}, so it cannot be reverted."
+            for op, inside in operations
+            if (found := irreversibility(op, inside))
+            for what, why in [found]
+        ),
+        atomic=_is_atomic(migration, [op for op, _ in operations]),
+    )
+
+
 def _database_operations(operations: Sequence[Any], inside: str = "") -> list[tuple[Any, str]]:
     """Operations as they run against the database, ``SeparateDatabaseAndState`` opened."""
     found: list[tuple[Any, str]] = []
