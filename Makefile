@@ -22,7 +22,7 @@ DJANGO_KEY := $(firstword $(shell printf '%s' '$(DJANGO)' | cksum))
 STAMP := $(VENV)/.migtool-installed-$(DJANGO_KEY)
 EXAMPLE_REQS := $(wildcard examples/requirements.txt)
 
-.PHONY: install test lint demo clean
+.PHONY: install test lint demo clean bench
 
 install: $(STAMP)
 
@@ -61,6 +61,13 @@ lint: $(STAMP)
 
 demo: $(STAMP)
 	PATH="$(BIN):$$PATH" bash examples/demo.sh
+
+# Benchmark against stock Django (issue #6): small+large presets on SQLite, and
+# PostgreSQL when reachable; prints a table and writes tests/bench/out/latest.json.
+#   make bench BENCH_ARGS='--preset huge --runs 3'
+#   make bench BENCH_ARGS='--preset small --backends sqlite --groups read'
+bench: $(STAMP)
+	PATH="$(BIN):$$PATH" $(BIN)/python tests/bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf .venv .venv-*/ .pytest_cache .hypothesis .mypy_cache .ruff_cache build *.egg-info
