@@ -229,9 +229,10 @@ def run_batch(connection: Any, batch: Batch, observer: Observer, prepared: Prepa
         failed = batch.steps[len(tracker.done)] if len(tracker.done) < len(batch.steps) else None
         connection = _reset(connection)
         compensation_error = None
-        if not batch.in_one_transaction and tracker.done:
+        compensated = not batch.in_one_transaction and bool(tracker.done)
+        if compensated:
             compensation_error = _compensate(connection, batch, tracker.done, observer)
-        _verify_restored(_reset(connection), before, batch, failed, exc, compensation_error)
+        _verify_restored(_reset(connection), before, batch, failed, exc, compensation_error, compensated)
     _verify_done(connection, batch)
 
 
@@ -358,14 +359,22 @@ def _verify_restored(
     failed: MigrationKey | None,
     error: BaseException,
     compensation_error: BaseException | None,
+    compensated: bool,
 ) -> None:
     rows_before, schema_before = before
     after, schema_after = load_recorded(connection), load_schema(connection)
     what = f"{batch.verb} {failed} failed" if failed else f"{batch.verb} the batch failed"
     reason = _first_line(error)
     if set(after) == set(rows_before) and schema_after == schema_before and compensation_error is None:
+        # Re-applying a reverted step re-creates what it had dropped, empty; unapplying a
+        # forward step drops what it created, with anything written into it meanwhile.
+        lost = (
+            " Tables and columns that were dropped and re-created are back empty: their data is lost."
+            if compensated and batch.backwards
+            else ""
+        )
         raise ExecutionError(
-            f"{what} ({reason}); the database was restored to its starting state (rows and schema verified).",
+            f"{what} ({reason}); the database was restored to its starting state (rows and schema verified).{lost}",
             hint="Fix the cause, then run the command again.",
             failed=str(failed) if failed else None,
             error=reason,
