@@ -38,6 +38,7 @@ import os
 import platform
 import resource
 import shutil
+import signal
 import sqlite3
 import statistics
 import subprocess
@@ -675,6 +676,15 @@ def main() -> int:
         backends.remove("postgresql")
     workdir = args.workdir.resolve()
     failed = False
+
+    def save() -> str:
+        """Write the JSON after every preset and backend, so an interrupted run keeps what it measured."""
+        text = table(report)
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({**report, "table": text}, indent=2, default=str) + "\n")
+        return text
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally blocks: drop databases, save
     for spec in [s for s in args.preset.split(",") if s]:
         preset, shape = gen.parse_preset(spec)
         project = workdir / "projects" / preset
@@ -692,6 +702,8 @@ def main() -> int:
             finally:
                 if not args.keep_dbs:
                     backend.cleanup()
+                report["machine"]["load_average_end"] = os.getloadavg()
+                save()
     report["machine"]["load_average_end"] = os.getloadavg()
     end = machine()
     if end["migtool_source_sha256"] != report["machine"]["migtool_source_sha256"]:
@@ -699,10 +711,8 @@ def main() -> int:
             f"WARNING: migtool's source changed during the run ({report['machine']['migtool_source_sha256']} -> "
             f"{end['migtool_source_sha256']}, tree {end['migtool_tree']}): the results mix two versions"
         )
-    text = table(report)
+    text = save()
     print(text)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({**report, "table": text}, indent=2, default=str) + "\n")
     print(f"\nJSON: {args.json}", file=sys.stderr)
     return 1 if failed else 0
 
