@@ -631,6 +631,17 @@ def table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def split_presets(text: str) -> list[str]:
+    """``small,large:apps=20,per_app=100,huge`` -> ``small``, ``large:apps=20,per_app=100``, ``huge``."""
+    specs: list[str] = []
+    for part in (p for p in text.split(",") if p):
+        if "=" in part and ":" not in part and specs:
+            specs[-1] += "," + part
+        else:
+            specs.append(part)
+    return specs
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description="migtool benchmark (issue #6)", epilog=__doc__.split("\n\n")[2])
     parser.add_argument(
@@ -685,7 +696,7 @@ def main() -> int:
         return text
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally blocks: drop databases, save
-    for spec in [s for s in args.preset.split(",") if s]:
+    for spec in split_presets(args.preset):
         preset, shape = gen.parse_preset(spec)
         project = workdir / "projects" / preset
         start = time.perf_counter()
