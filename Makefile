@@ -57,6 +57,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check migtool tests
+	$(BIN)/ruff format --check migtool tests
 	$(BIN)/mypy
 
 demo: $(STAMP)

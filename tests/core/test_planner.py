@@ -117,8 +117,8 @@ def test_release_before_a_squash_plans_over_the_originals():
 def test_release_that_spells_the_squash_unapplies_it_whole():
     graph = build(SQUASHED, SQUASH)
     recorded = keys("q.0001", "q.0002", "q.0003", "q.0001_squashed_0003", "q.0004")
-    plan = plan_rollback(graph, recorded, release_of({"q.0001": []}, "empty-q") if False else release_of(
-        {k: v for k, v in SQUASHED.items() if k != "q.0004"}, replaces=SQUASH))
+    release = release_of({k: v for k, v in SQUASHED.items() if k != "q.0004"}, replaces=SQUASH)
+    plan = plan_rollback(graph, recorded, release)
     assert names(plan.steps) == ["q.0004"]
     assert not plan.use_originals and plan.stale_rows == ()
 
@@ -149,10 +149,13 @@ def test_unapplying_one_of_two_migrations_sharing_a_placeholder_is_refused():
 def test_hand_edited_release_that_breaks_dependencies_is_refused():
     graph = build(MERGE)
     release = release_of(MERGE)
-    broken = type(release)(release="broken", apps={
-        app: type(snap)(snap.leaves, tuple(m for m in snap.migrations if m != "0002_c"))
-        if app == "shop" else snap for app, snap in release.apps.items()
-    })
+    broken = type(release)(
+        release="broken",
+        apps={
+            app: type(snap)(snap.leaves, tuple(m for m in snap.migrations if m != "0002_c")) if app == "shop" else snap
+            for app, snap in release.apps.items()
+        },
+    )
     plan = plan_rollback(graph, frozenset(graph.nodes), broken)
     assert "would-break-dependencies" in [r.kind for r in plan.refusals]
 
