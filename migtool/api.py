@@ -259,7 +259,6 @@ def _drift(project: Project, steps: tuple[MigrationKey, ...]) -> tuple[str, ...]
     """Steps whose file changed since a release froze it: reverting them would run code
     that never ran forwards on databases that applied the frozen version.  Release
     files that cannot be read are skipped here (``releases`` and ``doctor`` report them)."""
-    wanted = {str(k) for k in steps}
     releases = []
     for name in project.store.names():
         try:
@@ -267,8 +266,8 @@ def _drift(project: Project, steps: tuple[MigrationKey, ...]) -> tuple[str, ...]
         except InputError:
             continue
     first: dict[str, str] = {}  # one blocker per migration, from the first release that froze it
-    for finding in drift(project.graph, releases):
-        if finding.code == "drift-edited" and finding.subject in wanted:
+    for finding in drift(project.graph, releases, frozenset(steps)):
+        if finding.code == "drift-edited":
             first.setdefault(finding.subject, finding.message)
     return tuple(
         f"{message} Reverting it runs code that never ran forwards (pass --allow-drift to accept the risk)."

@@ -9,7 +9,7 @@ findings are sorted (severity, code, subject) so the report is deterministic.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from migtool.core.graph import MigrationKey, ProjectGraph
@@ -210,8 +210,11 @@ def irreversible_since_releases(
     return findings
 
 
-def drift(graph: ProjectGraph, releases: Sequence[ReleaseSnapshot]) -> list[Finding]:
-    """Migrations edited, deleted, renamed or moved after a release named them."""
+def drift(
+    graph: ProjectGraph, releases: Sequence[ReleaseSnapshot], subjects: Collection[MigrationKey] | None = None
+) -> list[Finding]:
+    """Migrations edited, deleted, renamed or moved after a release named them;
+    only those in ``subjects`` when given (a plan's steps)."""
     by_checksum: dict[str, list[MigrationKey]] = {}
     for key, on_disk in graph.nodes.items():
         if on_disk.checksum:
@@ -222,6 +225,8 @@ def drift(graph: ProjectGraph, releases: Sequence[ReleaseSnapshot]) -> list[Find
         for app, snap in release.apps.items():
             for name in snap.migrations:
                 key = MigrationKey(app, name)
+                if subjects is not None and key not in subjects:
+                    continue
                 frozen = snap.checksums.get(name)
                 node = graph.nodes.get(key)
                 if node is not None:

@@ -20,6 +20,7 @@ from migtool.errors import GraphConflictError, InvalidReleaseNameError, Malforme
 
 FORMAT = "migtool-release"
 FORMAT_VERSION = 1
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 RELEASE_NAME = re.compile(r"[A-Za-z0-9_+-][A-Za-z0-9._+-]{0,127}")
 
 
@@ -228,7 +229,7 @@ def _parse_app(app: str, entry: object, bad: Any) -> AppSnapshot:
     if not isinstance(squashes_data, dict) or not all(_is_str_list(v) for v in squashes_data.values()):
         raise bad(f"app {app!r}: 'squashes' must map migration names to lists of 'app.name'")
     if not isinstance(checksums, dict) or not all(
-        isinstance(v, str) and re.fullmatch(r"[0-9a-f]{64}", v) for v in checksums.values()
+        isinstance(v, str) and _SHA256.fullmatch(v) for v in checksums.values()
     ):
         raise bad(f"app {app!r}: 'checksums' must map migration names to sha256 hex digests")
     squashes: dict[str, tuple[MigrationKey, ...]] = {}
