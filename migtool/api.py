@@ -249,7 +249,7 @@ def _preview_backwards(
     prepared = None
     if plan.steps:
         prepared = prepare_backwards(connection, plan.steps, plan.use_originals)
-        checks = check_steps(connection, prepared.migrations, prepared.states)
+        checks = check_steps(connection, prepared)
     one_transaction = bool(connection.features.can_rollback_ddl) and all(c.atomic for c in checks)
     drifted = () if allow_drift else _drift(project, plan.steps)
     return RollbackPreview(database, plan, tuple(checks), one_transaction, recorded, drifted, prepared)

@@ -22,7 +22,7 @@ it is now, not as earlier steps of the same plan may leave it.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +45,7 @@ from django.db.models import UniqueConstraint
 from migtool.core.doctor import MigrationFacts
 from migtool.core.graph import MigrationKey
 from migtool.core.safety import StepCheck
+from migtool.django_adapter.executor import Prepared
 
 # Statements PostgreSQL refuses to run inside a transaction block.
 _NON_ATOMIC_SQL = re.compile(r"\bCONCURRENTLY\b|\bVACUUM\b", re.IGNORECASE)
@@ -64,20 +65,23 @@ _NOT_INTEGER_SQL = {"postgresql": "{col} !~ %s", "mysql": "{col} NOT REGEXP %s"}
 _INTEGER_PATTERN = "^-?[0-9]+$"
 
 
-def check_steps(connection: Any, migrations: Sequence[Any], states: Mapping[Any, Any]) -> list[StepCheck]:
-    """Return one ``StepCheck`` per migration, in the order given.
+def check_steps(connection: Any, prepared: Prepared) -> list[StepCheck]:
+    """Return one ``StepCheck`` per migration of ``prepared``, in plan order.
 
-    ``migrations`` are Django ``Migration`` objects in execution order
-    (dependents first); ``states[m]`` is the project state just before ``m``
-    was applied (``executor.states_before``).  Runs SELECTs only; ``states``
-    is not modified.
+    Replays the history without rendering the project: each operation's
+    checks render only the models they read (``_excerpt``), so checking a plan
+    costs about what planning it does, whatever the size of the project.
+    Runs SELECTs only.
     """
     probe = _Probe(connection)
-    return [_check_migration(probe, m, states[m]) for m in migrations]
+    checks = {
+        migration: _check_migration(probe, migration, _steps(migration.app_label, migration.operations, state))
+        for migration, state in prepared.replay()
+    }
+    return [checks[m] for m in prepared.migrations]
 
 
-def _check_migration(probe: _Probe, migration: Any, state: Any) -> StepCheck:
-    steps = _steps(migration.app_label, migration.operations, state)
+def _check_migration(probe: _Probe, migration: Any, steps: list[tuple]) -> StepCheck:
     effects: list[str] = []
     blockers: list[str] = []
     data_loss: list[str] = []
@@ -100,22 +104,55 @@ def _check_migration(probe: _Probe, migration: Any, state: Any) -> StepCheck:
 
 
 def _steps(app_label: str, operations: Sequence[Any], state: Any, inside: str = "") -> list[tuple]:
-    """Return ``(operation, restored, current, inside)`` per operation, in forward order.
+    """Advance ``state`` over ``operations`` as ``Migration.mutate_state`` does, and
+    return ``(operation, restored, current, inside)`` per operation, in forward order.
 
-    As ``Migration.unapply`` does: clone the state, ``state_forwards``, keep
-    both.  A ``SeparateDatabaseAndState`` is replaced by its
-    ``database_operations``, walked from its own starting state the way its
-    ``database_backwards`` does: those are what actually run.
+    ``restored`` and ``current`` are excerpts of the state before and after the
+    operation.  A ``SeparateDatabaseAndState`` is replaced by its
+    ``database_operations``, walked from a copy of its starting state the way
+    its ``database_backwards`` does: those are what actually run.
     """
     steps: list[tuple] = []
     for operation in operations:
-        restored, state = state, state.clone()
-        operation.state_forwards(app_label, state)
         if isinstance(operation, SeparateDatabaseAndState) and operation.database_operations:
-            steps += _steps(app_label, operation.database_operations, restored, "SeparateDatabaseAndState")
-        else:
-            steps.append((operation, restored, state, inside))
+            steps += _steps(app_label, operation.database_operations, state.clone(), "SeparateDatabaseAndState")
+            operation.state_forwards(app_label, state)
+            continue
+        name = getattr(operation, "model_name_lower", None) or getattr(operation, "name_lower", None)
+        model = (app_label, name) if name else None
+        restored = _excerpt(state, model)
+        operation.state_forwards(app_label, state)
+        steps.append((operation, restored, _excerpt(state, model), inside))
     return steps
+
+
+def _excerpt(state: Any, model: tuple[str, str] | None) -> Any:
+    """The part of ``state`` that rendering ``model`` needs: the model and, transitively,
+    the models its fields and bases refer to.
+
+    Rendering the whole project state is what made checks slow on large
+    projects (django-migrations.md §5.3); the models an operation does not
+    reach cannot change what its revert does to its own table.
+    """
+    from django.db.migrations.state import ProjectState
+    from django.db.migrations.utils import resolve_relation
+
+    found: dict[tuple[str, str], Any] = {}
+    todo = [model] if model else []
+    while todo:
+        key = todo.pop()
+        if key in found or key not in state.models:
+            continue
+        found[key] = model_state = state.models[key]
+        for model_field in model_state.fields.values():
+            remote = model_field.remote_field
+            if remote is not None:
+                todo.append(resolve_relation(remote.model, *key))
+                if isinstance(getattr(remote, "through", None), str):
+                    todo.append(resolve_relation(remote.through, *key))
+        todo += [resolve_relation(base, *key) for base in model_state.bases if isinstance(base, str)]
+    # Clones: later operations change the replayed state's model states in place.
+    return ProjectState(models={k: v.clone() for k, v in found.items()}, real_apps=state.real_apps)
 
 
 # --------------------------------------------------------------------------- probing
@@ -139,9 +176,11 @@ class _Probe:
         if fold(table) not in self._tables:
             return False
         if table not in self._columns:
-            with self.connection.cursor() as cursor:
-                description = introspection.get_table_description(cursor, table)
-            self._columns[table] = {fold(info.name) for info in description}
+            # The cursor's description of an empty result: one cheap query on every
+            # backend, where introspection's get_table_description runs several.
+            with transaction.atomic(using=self.connection.alias), self.connection.cursor() as cursor:
+                cursor.execute(f"SELECT * FROM {self.quote(table)} WHERE 1 = 0")
+                self._columns[table] = {fold(column[0]) for column in cursor.description}
         return {fold(column) for column in columns} <= self._columns[table]
 
     def scalar(self, sql: str, params: Sequence[Any]) -> int:

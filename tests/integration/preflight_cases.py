@@ -90,13 +90,11 @@ django.setup()
 from django.db import connection
 
 from migtool.core.graph import MigrationKey
-from migtool.django_adapter.executor import build_executor, plan_migrations, states_before
+from migtool.django_adapter.executor import prepare_backwards
 from migtool.django_adapter.preflight import check_steps
 
 keys = [MigrationKey(*arg.split(".", 1)) for arg in sys.argv[1:]]
-executor = build_executor(connection, False)
-migrations = plan_migrations(executor, keys)
-checks = check_steps(connection, migrations, states_before(executor, migrations))
+checks = check_steps(connection, prepare_backwards(connection, keys, False))
 print(json.dumps({
     "checks": [
         {

@@ -1,0 +1,52 @@
+"""``full_plan``: migtool's one-pass replay order equals Django's own.
+
+Django's ``MigrationExecutor.migration_plan(leaf_nodes(), clean_start=True)``
+concatenates ``graph.forwards_plan(leaf)`` for every leaf, skipping what is
+already planned; that is the order ``_migrate_all_backwards`` replays, and the
+order migtool's pre-flight states must be built in.  Needs Django, no database.
+"""
+
+from __future__ import annotations
+
+from django.db.migrations.graph import MigrationGraph
+from hypothesis import given, settings
+from strategies import dags
+
+from migtool.core.graph import ProjectGraph
+from migtool.django_adapter.executor import full_plan
+
+
+def django_graph(g: ProjectGraph) -> MigrationGraph:
+    graph = MigrationGraph()
+    for key in g.nodes:
+        graph.add_node(tuple(key), None)
+    for key, node in g.nodes.items():
+        for parent in node.parents:
+            graph.add_dependency(None, tuple(key), tuple(parent))
+    return graph
+
+
+def django_order(graph: MigrationGraph) -> list[tuple[str, str]]:
+    """What ``migration_plan(leaf_nodes(), clean_start=True)`` computes."""
+    order: list[tuple[str, str]] = []
+    for leaf in graph.leaf_nodes():
+        order += [key for key in graph.forwards_plan(leaf) if key not in order]
+    return order
+
+
+@settings(max_examples=300, deadline=None)
+@given(dags(max_nodes=14, squashes=False))
+def test_full_plan_is_djangos_order(g: ProjectGraph) -> None:
+    graph = django_graph(g)
+    assert full_plan(graph) == django_order(graph)
+
+
+def test_full_plan_differs_from_a_plain_topological_order() -> None:
+    """Not just any valid order: parents are pushed sorted, so the last one is planned first."""
+    graph = MigrationGraph()
+    for key in [("a", "0001"), ("b", "0001"), ("a", "0002"), ("c", "0001")]:
+        graph.add_node(key, None)
+    graph.add_dependency(None, ("a", "0002"), ("b", "0001"))
+    graph.add_dependency(None, ("a", "0002"), ("a", "0001"))
+    graph.add_dependency(None, ("c", "0001"), ("a", "0001"))
+    assert full_plan(graph) == django_order(graph) == [("b", "0001"), ("a", "0001"), ("a", "0002"), ("c", "0001")]
