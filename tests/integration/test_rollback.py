@@ -320,7 +320,6 @@ def test_step_failing_at_run_time_restores_the_starting_state(make_project: Make
     assert ("back empty: their data is lost" in failed.stderr) == (backend == "mysql"), failed
 
 
-
 def run_fk_violation(project: Project) -> Result:
     """Migrate, keep a row, roll back to r1 (fails on 0003_probe's reverse); return the result."""
     migrate(project)
@@ -334,9 +333,7 @@ def run_fk_violation(project: Project) -> Result:
 
 
 @pytest.mark.backends
-def test_reverse_violating_a_foreign_key_restores_the_starting_state(
-    make_project: MakeProject, backend: str
-) -> None:
+def test_reverse_violating_a_foreign_key_restores_the_starting_state(make_project: MakeProject, backend: str) -> None:
     run_fk_violation(released_project(make_project, fk_violating_reverse_shape(), FK_RELEASE))
 
 
