@@ -86,7 +86,11 @@ class AppContext:
 
 
 def _close_connections() -> None:
+    """Close what the command opened; a process that imported Django without
+    configuring it (the settings-free commands, an embedding program) has none."""
     if "django.db" in sys.modules:
+        from django.conf import settings
         from django.db import connections
 
-        connections.close_all()
+        if settings.configured:
+            connections.close_all()
