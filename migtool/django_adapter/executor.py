@@ -22,8 +22,11 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.recorder import MigrationRecorder
+
 from migtool.core.graph import MigrationKey
-from migtool.django_adapter.loader import load_recorded, load_schema
+from migtool.django_adapter.loader import FilesReadOnceLoader, load_recorded, load_schema
 from migtool.errors import ExecutionError, PlanRefusedError, RestoreFailedError
 
 
@@ -40,16 +43,27 @@ class StepEvent:
 Observer = Callable[[StepEvent], None]
 
 
-def build_executor(connection: Any, use_originals: bool, progress: Callable[..., None] | None = None) -> Any:
-    """Return a fresh executor; after any failure Django's caches are stale (§1.3)."""
-    from django.db.migrations.executor import MigrationExecutor
+class _Executor(MigrationExecutor):
+    """Django's ``MigrationExecutor`` over migtool's loader.
 
-    executor = MigrationExecutor(connection, progress)
-    if use_originals:
-        # What Django's own migration_plan does to target a replaced migration.
-        executor.loader.replace_migrations = False
-        executor.loader.build_graph()
-    return executor
+    ``MigrationExecutor.__init__`` (the same four lines in Django 4.2 to 6.1)
+    would build its own ``MigrationLoader`` and read every migration file again.
+    """
+
+    def __init__(self, connection: Any, progress: Callable[..., None] | None, replace_migrations: bool) -> None:
+        self.connection = connection
+        self.loader = FilesReadOnceLoader(connection, replace_migrations=replace_migrations)
+        self.recorder = MigrationRecorder(connection)
+        self.progress_callback = progress
+
+
+def build_executor(connection: Any, use_originals: bool, progress: Callable[..., None] | None = None) -> Any:
+    """Return a fresh executor; after any failure Django's caches are stale (§1.3).
+
+    With ``use_originals`` squashes are not replaced, as Django's own
+    ``migration_plan`` does to target a replaced migration.
+    """
+    return _Executor(connection, progress, replace_migrations=not use_originals)
 
 
 def plan_migrations(executor: Any, steps: Sequence[MigrationKey], *, applied: bool = True) -> list[Any]:

@@ -5,36 +5,66 @@ from __future__ import annotations
 import hashlib
 import sys
 from collections import Counter
-from typing import Any
+from typing import Any, ClassVar
+
+from django.db.migrations.loader import MigrationLoader
 
 from migtool.core.doctor import MigrationFacts
 from migtool.core.graph import MigrationKey, MigrationNode, ProjectGraph
 from migtool.errors import ConfigurationError
 
 
+class FilesReadOnceLoader(MigrationLoader):
+    """Django's ``MigrationLoader``, reading the migration files once per process.
+
+    migtool builds several graphs over the same files in one command: every
+    migration with both spellings of each squash (``load_graph``), then
+    Django's executor view with squashes replaced, again after a run to verify
+    it.  Each build starts afresh from the recorded state (what goes stale
+    after a failure, django-migrations.md §1.3), but listing, importing and
+    instantiating 2,000 migrations again was half of each later build.
+
+    Apps whose migrations module is missing count as unmigrated in every view
+    (``ignore_no_migrations``), so the executor agrees with the graph migtool
+    planned on.
+    """
+
+    _files: ClassVar[tuple[dict[Any, Any], set[str], set[str]] | None] = None
+    disk_migrations: dict[Any, Any]
+    unmigrated_apps: set[str]
+    migrated_apps: set[str]
+
+    def __init__(self, connection: Any, *, replace_migrations: bool = True) -> None:
+        super().__init__(connection, ignore_no_migrations=True, replace_migrations=replace_migrations)
+
+    def load_disk(self) -> None:
+        if FilesReadOnceLoader._files is None:
+            super().load_disk()
+            FilesReadOnceLoader._files = (self.disk_migrations, self.unmigrated_apps, self.migrated_apps)
+        disk, unmigrated, migrated = FilesReadOnceLoader._files
+        self.disk_migrations, self.unmigrated_apps, self.migrated_apps = dict(disk), set(unmigrated), set(migrated)
+
+
 def load_facts() -> dict[MigrationKey, MigrationFacts]:
     """Return, for every migration on disk, what its operations say on their own."""
-    from django.db.migrations.loader import MigrationLoader
-
     from migtool.django_adapter.preflight import migration_facts
 
-    loader = MigrationLoader(None, ignore_no_migrations=True, replace_migrations=False)
+    loader = FilesReadOnceLoader(None, replace_migrations=False)
     return {MigrationKey(*key): migration_facts(m) for key, m in sorted(loader.disk_migrations.items())}
 
 
 def load_graph() -> ProjectGraph:
     """Return every migration on disk, squashes and replaced migrations alike.
 
-    Uses ``MigrationLoader(None, replace_migrations=False)``: no database is
+    Uses a loader without connection and with ``replace_migrations=False``: no database is
     needed, and both spellings of every squash stay visible with the
     dependencies they declare (``__first__``/``__latest__`` and ``run_before``
     resolved by Django).
     """
     from django.db.migrations.exceptions import BadMigrationError, NodeNotFoundError
-    from django.db.migrations.loader import MigrationLoader
 
     try:
-        loader = MigrationLoader(None, ignore_no_migrations=True, replace_migrations=False)
+        loader = FilesReadOnceLoader(None, replace_migrations=False)
     except (NodeNotFoundError, BadMigrationError, ImportError, SyntaxError, ValueError) as exc:
         # SyntaxError: a migration file that does not compile (import_module raises it as is).
         # ValueError: Django's CircularDependencyError, raised by ensure_not_cyclic.
