@@ -220,13 +220,16 @@ def drift(
         if on_disk.checksum:
             by_checksum.setdefault(on_disk.checksum, []).append(key)
     replaced_anywhere = {r for replaced in graph.replaces.values() for r in replaced}
+    wanted: dict[str, set[str]] = {}
+    for subject in subjects or ():
+        wanted.setdefault(subject.app_label, set()).add(subject.name)
     findings = []
     for release in releases:
         for app, snap in release.apps.items():
-            for name in snap.migrations:
+            if subjects is not None and app not in wanted:
+                continue
+            for name in snap.migrations if subjects is None else [n for n in snap.migrations if n in wanted[app]]:
                 key = MigrationKey(app, name)
-                if subjects is not None and key not in subjects:
-                    continue
                 frozen = snap.checksums.get(name)
                 node = graph.nodes.get(key)
                 if node is not None:

@@ -20,7 +20,7 @@ from migtool.errors import GraphConflictError, InvalidReleaseNameError, Malforme
 
 FORMAT = "migtool-release"
 FORMAT_VERSION = 1
-_SHA256 = re.compile(r"[0-9a-f]{64}")
+_HEX = re.compile(r"[0-9a-f]*")
 RELEASE_NAME = re.compile(r"[A-Za-z0-9_+-][A-Za-z0-9._+-]{0,127}")
 
 
@@ -202,7 +202,17 @@ def parse_snapshot(text: str, release: str, source: str) -> ReleaseSnapshot:
 
 
 def _is_str_list(value: object) -> bool:
-    return isinstance(value, list) and all(isinstance(v, str) and v for v in value)
+    """A list of non-empty strings (checked set-wise: release files hold thousands)."""
+    return isinstance(value, list) and set(map(type, value)) <= {str} and "" not in value
+
+
+def _is_sha256_map(value: object) -> bool:
+    """A dict of sha256 hex digests: 64 lowercase hex characters each."""
+    if not isinstance(value, dict):
+        return False
+    digests = list(value.values())
+    well_formed = set(map(type, digests)) <= {str} and set(map(len, digests)) <= {64}
+    return well_formed and _HEX.fullmatch("".join(digests)) is not None
 
 
 def _parse_legacy(data: dict[str, Any], release: str, bad: Any) -> ReleaseSnapshot:
@@ -228,9 +238,7 @@ def _parse_app(app: str, entry: object, bad: Any) -> AppSnapshot:
     checksums = entry.get("checksums", {})
     if not isinstance(squashes_data, dict) or not all(_is_str_list(v) for v in squashes_data.values()):
         raise bad(f"app {app!r}: 'squashes' must map migration names to lists of 'app.name'")
-    if not isinstance(checksums, dict) or not all(
-        isinstance(v, str) and _SHA256.fullmatch(v) for v in checksums.values()
-    ):
+    if not _is_sha256_map(checksums):
         raise bad(f"app {app!r}: 'checksums' must map migration names to sha256 hex digests")
     squashes: dict[str, tuple[MigrationKey, ...]] = {}
     for squash, replaced in sorted(squashes_data.items()):

@@ -285,6 +285,17 @@ def test_drift_edited():
     assert "release 1.0" in finding.message
 
 
+def test_drift_of_given_subjects_only():
+    """What a rollback asks: only the migrations of its plan, in every release."""
+    frozen = [release(LINEAR, "1.0"), release(LINEAR, "1.1")]
+    edited = graph(LINEAR_EDGES, checksums={**sums("o.0001_x", "s.0001_a"), "s.0002_b": "1" * 64, "s.0003_c": "2" * 64})
+    assert [f.subject for f in drift(edited, frozen)] == ["s.0002_b", "s.0003_c"] * 2
+    assert [(f.subject, f.message) for f in drift(edited, frozen, {k("s.0003_c")})] == [
+        (f.subject, f.message) for f in drift(edited, frozen) if f.subject == "s.0003_c"
+    ]
+    assert drift(edited, frozen, {k("o.0001_x")}) == drift(edited, frozen, set()) == []
+
+
 def test_no_drift_when_unchanged_or_when_a_checksum_is_unknown():
     assert drift(LINEAR, [release(LINEAR, "1.0")]) == []
     no_file = graph(LINEAR_EDGES, checksums=sums("o.0001_x", "s.0001_a", "s.0003_c"))  # s.0002_b: no file

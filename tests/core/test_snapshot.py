@@ -277,6 +277,19 @@ MALFORMED = [
         current_format(app_s("checksums", {"0001": "A" * 64})), "app 's': 'checksums' must map", id="checksum-uppercase"
     ),
     pytest.param(current_format(app_s("checksums", ["0001"])), "app 's': 'checksums' must map", id="checksums-list"),
+    pytest.param(
+        current_format(app_s("checksums", {"0001": "a" * 63, "0002": "a" * 65})),
+        "app 's': 'checksums' must map",
+        id="checksum-lengths-that-add-up",
+    ),
+    pytest.param(
+        current_format(app_s("checksums", {"0001": "a" * 64, "0002": 7})),
+        "app 's': 'checksums' must map",
+        id="checksum-number",
+    ),
+    pytest.param(
+        current_format(app_s("migrations", ["0001", 2])), "app 's': 'migrations' must be a list", id="migration-number"
+    ),
     pytest.param(current_format(app_s("squashes", ["0002"])), "app 's': 'squashes' must map", id="squashes-list"),
     pytest.param(
         current_format(app_s("squashes", {"0002": "s.0001"})), "app 's': 'squashes' must map", id="replaces-string"
