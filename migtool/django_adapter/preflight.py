@@ -120,19 +120,28 @@ def _steps(app_label: str, operations: Sequence[Any], state: Any, inside: str = 
             continue
         name = getattr(operation, "model_name_lower", None) or getattr(operation, "name_lower", None)
         model = (app_label, name) if name else None
-        restored = _excerpt(state, model)
+        field = operation.name if isinstance(operation, _FIELD_OPERATIONS) else None
+        restored = _excerpt(state, model, field)
         operation.state_forwards(app_label, state)
-        steps.append((operation, restored, _excerpt(state, model), inside))
+        steps.append((operation, restored, _excerpt(state, model, field), inside))
     return steps
 
 
-def _excerpt(state: Any, model: tuple[str, str] | None) -> Any:
+# Field operations whose checks read one field of the model; options that name fields.
+_FIELD_OPERATIONS = (AddField, RemoveField, AlterField)
+_FIELD_OPTIONS = frozenset({"unique_together", "index_together", "indexes", "constraints", "order_with_respect_to"})
+
+
+def _excerpt(state: Any, model: tuple[str, str] | None, field: str | None = None) -> Any:
     """The part of ``state`` that rendering ``model`` needs: the model and, transitively,
     the models its fields and bases refer to.
 
     Rendering the whole project state is what made checks slow on large
     projects (django-migrations.md §5.3); the models an operation does not
-    reach cannot change what its revert does to its own table.
+    reach cannot change what its revert does to its own table.  With
+    ``field``, the model itself keeps only that field and its primary key:
+    rendering costs per field, and one field's column, type and table do not
+    depend on its siblings.
     """
     from django.db.migrations.state import ProjectState
     from django.db.migrations.utils import resolve_relation
@@ -143,7 +152,10 @@ def _excerpt(state: Any, model: tuple[str, str] | None) -> Any:
         key = todo.pop()
         if key in found or key not in state.models:
             continue
-        found[key] = model_state = state.models[key]
+        # Copies: later operations change the replayed state's model states in place.
+        found[key] = model_state = (
+            _trimmed(state.models[key], field) if field and key == model else state.models[key].clone()
+        )
         for model_field in model_state.fields.values():
             remote = model_field.remote_field
             if remote is not None:
@@ -151,8 +163,24 @@ def _excerpt(state: Any, model: tuple[str, str] | None) -> Any:
                 if isinstance(getattr(remote, "through", None), str):
                     todo.append(resolve_relation(remote.through, *key))
         todo += [resolve_relation(base, *key) for base in model_state.bases if isinstance(base, str)]
-    # Clones: later operations change the replayed state's model states in place.
-    return ProjectState(models={k: v.clone() for k, v in found.items()}, real_apps=state.real_apps)
+    return ProjectState(models=found, real_apps=state.real_apps)
+
+
+def _trimmed(model_state: Any, field: str) -> Any:
+    """A copy of ``model_state`` with only ``field``, the primary key (and the fields a
+    composite key names), and none of the options that name the dropped fields."""
+    from django.db.migrations.state import ModelState
+
+    keys = [name for name, f in model_state.fields.items() if getattr(f, "primary_key", False)]
+    kept = {field, *keys, *(name for key in keys for name in getattr(model_state.fields[key], "field_names", ()))}
+    return ModelState(
+        model_state.app_label,
+        model_state.name,
+        {name: f for name, f in model_state.fields.items() if name in kept},
+        {option: value for option, value in model_state.options.items() if option not in _FIELD_OPTIONS},
+        model_state.bases,
+        list(model_state.managers),
+    )
 
 
 # --------------------------------------------------------------------------- probing
