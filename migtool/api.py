@@ -7,8 +7,9 @@ renderer.  Nothing here prints.
 
 from __future__ import annotations
 
+import gc
 import os
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -82,7 +83,12 @@ class Project:
         from migtool.django_adapter.loader import load_graph
 
         self.setup()
-        return load_graph()
+        graph = load_graph()
+        # Settings, models, migration modules and this graph live until the command
+        # exits: frozen, they are not scanned again by every later garbage collection
+        # (parsing release files and rendering states set off many).
+        gc.freeze()
+        return graph
 
     @property
     def django_version(self) -> str:
@@ -90,9 +96,9 @@ class Project:
 
         return django.get_version()
 
-    def load_release(self, release: str) -> ReleaseSnapshot:
+    def load_release(self, release: str, only_apps: Collection[str] | None = None) -> ReleaseSnapshot:
         """Return a release's snapshot, completing a legacy file against the code on disk."""
-        snapshot = self.store.load(release)
+        snapshot = self.store.load(release, only_apps)
         return resolve_legacy(snapshot, self.graph) if snapshot.legacy else snapshot
 
     def disk_snapshot(self, name: str = NOW) -> ReleaseSnapshot:
@@ -260,9 +266,10 @@ def _drift(project: Project, steps: tuple[MigrationKey, ...]) -> tuple[str, ...]
     that never ran forwards on databases that applied the frozen version.  Release
     files that cannot be read are skipped here (``releases`` and ``doctor`` report them)."""
     releases = []
+    apps = {step.app_label for step in steps}
     for name in project.store.names():
         try:
-            releases.append(project.load_release(name))
+            releases.append(project.load_release(name, apps))
         except InputError:
             continue
     first: dict[str, str] = {}  # one blocker per migration, from the first release that froze it

@@ -7,6 +7,7 @@ ever touched.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
 from migtool.core.snapshot import RELEASE_NAME, ReleaseSnapshot, check_release_name, parse_snapshot, release_sort_key
@@ -33,8 +34,9 @@ class ReleaseStore:
     def exists(self, release: str) -> bool:
         return self.path(release).is_file()
 
-    def load(self, release: str) -> ReleaseSnapshot:
-        """Return the snapshot of ``release``; raise ``UnknownReleaseError`` if there is no file."""
+    def load(self, release: str, only_apps: Collection[str] | None = None) -> ReleaseSnapshot:
+        """Return the snapshot of ``release`` (an excerpt with ``only_apps``, see
+        ``parse_snapshot``); raise ``UnknownReleaseError`` if there is no file."""
         path = self.path(release)
         try:
             data = path.read_bytes()
@@ -53,7 +55,7 @@ class ReleaseStore:
                 hint="Restore it from version control.",
                 path=str(path),
             ) from None
-        return parse_snapshot(text, release, str(path))
+        return parse_snapshot(text, release, str(path), only_apps)
 
     def save(self, snapshot: ReleaseSnapshot) -> Path:
         """Write ``snapshot`` atomically (temporary file, then rename); return its path."""

@@ -477,3 +477,15 @@ def test_release_sort_key_orders_like_versions(older, newer):
 def test_release_sort_key_sorts_a_list():
     releases = ["2.0.10", "10.0", "2.0.9", "9.9", "1.0"]
     assert sorted(releases, key=release_sort_key) == ["1.0", "2.0.9", "2.0.10", "9.9", "10.0"]
+
+
+def test_excerpt_of_some_apps_leaves_the_others_out_unchecked():
+    """What a rollback's drift check reads: the plan's apps, parsed as strictly as always."""
+    other = {"leaves": ["0001"], "migrations": ["0001"], "checksums": {"0001": D1}}
+    text = current_format(lambda data: data["apps"].update(o=other, broken={"leaves": 7}))
+    excerpt = parse_snapshot(text, "1.0", SOURCE, only_apps={"o"})
+    assert excerpt.apps == {"o": AppSnapshot(leaves=("0001",), migrations=("0001",), checksums={"0001": D1})}
+    with pytest.raises(MalformedReleaseError, match="app 'broken'"):
+        parse_snapshot(text, "1.0", SOURCE)
+    with pytest.raises(MalformedReleaseError, match="app 'broken'"):
+        parse_snapshot(text, "1.0", SOURCE, only_apps={"o", "broken"})
