@@ -18,6 +18,8 @@ ratios compare runs made side by side on a noisy machine; the ratios of the
 issue's targets are printed with PASS/FAIL and written, with every sample, to
 ``--json``.  CPU time (user+sys of the child processes) is recorded next to the
 wall time as a cross-check: it is far less sensitive to other load on the machine.
+With ``--instructions`` the commands of the read targets also run once each under
+valgrind's callgrind: instruction counts do not move with load at all.
 
     python tests/bench/run.py                                   # small,large on sqlite (+postgresql if up)
     python tests/bench/run.py --preset huge --runs 3
@@ -36,6 +38,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import resource
 import shutil
 import signal
@@ -213,6 +216,7 @@ class Command:
     env: dict[str, str] | None = None
     wall: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)
+    instructions: int | None = None  # one run under callgrind (--instructions)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -220,6 +224,7 @@ class Command:
             "min": min(self.wall),
             "max": max(self.wall),
             "cpu_median": statistics.median(self.cpu),
+            "instructions": self.instructions,
             "processes": len(self.argvs),
             "samples": [round(w, 4) for w in self.wall],
             "cpu_samples": [round(c, 4) for c in self.cpu],
@@ -261,6 +266,37 @@ class Runner:
             command.cpu.append((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
         return results
 
+    def count_instructions(self, commands: Sequence[Command]) -> None:
+        """Run each (single-process) command once under callgrind, all at the same time:
+        instruction counts do not depend on what else the machine is doing, so they
+        cross-check ratios that wall times on a noisy machine leave in doubt."""
+        running = []
+        for command in commands:
+            if command.prepare:
+                command.prepare()
+            (argv,) = command.argvs
+            env = command.env if command.env is not None else self.env(command.db)
+            callgrind = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *argv]
+            running.append(
+                (
+                    command,
+                    subprocess.Popen(
+                        callgrind,
+                        cwd=self.project,
+                        env=env,
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.PIPE,
+                        text=True,
+                    ),
+                )
+            )
+        for command, process in running:
+            _, err = process.communicate()
+            found = re.search(r"Collected : (\d+)", err)
+            if process.returncode != command.expect or not found:
+                raise BenchError(f"{command.label} under callgrind exited {process.returncode}:\n{err[-2000:]}")
+            command.instructions = int(found.group(1))
+
     def rounds(self, commands: Sequence[Command], runs: int, *, warmup: bool, progress: str) -> None:
         """Run every command once per round, alternating the order to cancel drift."""
         if warmup:
@@ -295,28 +331,30 @@ class Ratio:
     def evaluate(self, commands: dict[str, Command]) -> dict[str, Any]:
         num, den = commands[self.numerator], commands[self.denominator]
         value = statistics.median(num.wall) / statistics.median(den.wall)
+        instructions = num.instructions / den.instructions if num.instructions and den.instructions else None
         cpu = statistics.median(num.cpu) / statistics.median(den.cpu) if statistics.median(den.cpu) else None
-        passed = None
-        if self.target:
-            op, bound = (
-                (self.target[:2], float(self.target[2:]))
-                if self.target[1] == "="
-                else (
-                    self.target[0],
-                    float(self.target[1:]),
-                )
-            )
-            passed = {"<": value < bound, "<=": value <= bound, ">": value > bound, ">=": value >= bound}[op]
+        passed = _meets(self.target, value)
         return {
             "name": self.name,
             "numerator": self.numerator,
             "denominator": self.denominator,
             "value": value,
             "cpu_value": cpu,
+            "instructions_value": instructions,
+            "instructions_pass": _meets(self.target, instructions) if instructions else None,
             "target": self.target,
             "pass": passed,
             "note": self.note,
         }
+
+
+def _meets(target: str | None, value: float) -> bool | None:
+    """Whether ``value`` meets a target such as ``<0.25``, ``<=1.2`` or ``>=2``; None without a target."""
+    if not target:
+        return None
+    op = target[:2] if target[1] == "=" else target[0]
+    bound = float(target[len(op) :])
+    return {"<": value < bound, "<=": value <= bound, ">": value > bound, ">=": value >= bound}[op]
 
 
 def bench(preset: str, shape: gen.Shape, info: dict[str, Any], project: Path, backend: Backend, args: Any) -> dict:
@@ -424,6 +462,14 @@ def bench(preset: str, shape: gen.Shape, info: dict[str, Any], project: Path, ba
             ),
         ]
         runner.rounds(read, runs, warmup=True, progress="read")
+        if args.instructions:
+            counted = (
+                "migtool rollback r1 --dry-run",
+                "manage.py migrate --plan (r1 db: K to apply)",
+                "migtool diff r1 r2",
+                "manage.py showmigrations",
+            )
+            runner.count_instructions([c for c in read if c.label in counted])
         commands.update({c.label: c for c in read})
         checks["diff_sets_up_django"] = diff_sets_up_django(runner, project, releases)
         shutil.rmtree(scratch, ignore_errors=True)
@@ -609,13 +655,20 @@ def table(report: dict[str, Any]) -> str:
             f"{'command':<52} {'median':>8} {'min':>8} {'max':>8} {'cpu med':>8}",
         ]
         for label, c in result["commands"].items():
-            lines.append(f"{label:<52} {c['median']:8.3f} {c['min']:8.3f} {c['max']:8.3f} {c['cpu_median']:8.3f}")
+            counted = f"  ({c['instructions'] / 1e9:.3f} billion instructions)" if c.get("instructions") else ""
+            lines.append(
+                f"{label:<52} {c['median']:8.3f} {c['min']:8.3f} {c['max']:8.3f} {c['cpu_median']:8.3f}{counted}"
+            )
         lines.append(f"{'ratio (of wall medians)':<52} {'value':>8} {'cpu':>8} {'target':>8} {'result':>8}")
         for r in result["ratios"]:
             verdict = "" if r["pass"] is None else ("PASS" if r["pass"] else "FAIL")
             cpu = f"{r['cpu_value']:8.2f}" if r["cpu_value"] is not None else f"{'-':>8}"
             note = f"  ({r['note']})" if r["note"] else ""
             lines.append(f"{r['name']:<52} {r['value']:8.2f} {cpu} {r['target'] or '':>8} {verdict:>8}{note}")
+            if r.get("instructions_value"):
+                verdict = "" if r["instructions_pass"] is None else ("PASS" if r["instructions_pass"] else "FAIL")
+                label = "  same, in instructions (callgrind)"
+                lines.append(f"{label:<52} {r['instructions_value']:8.2f} {'-':>8} {r['target'] or '':>8} {verdict:>8}")
         checks = result["checks"]
         lines.append("checks: " + "; ".join(f"{k}={v}" for k, v in checks.items() if k != "diff_sets_up_django"))
         for variant, probe in checks.get("diff_sets_up_django", {}).items():
@@ -667,6 +720,11 @@ def main() -> int:
         help="generated projects and SQLite files [$TMPDIR/migtool-bench]",
     )
     parser.add_argument("--keep-dbs", action="store_true", help="keep the benchmark databases afterwards")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also count, once under valgrind's callgrind, the instructions of the commands the read targets compare",
+    )
     args = parser.parse_args()
     args.groups = [g for g in args.groups.split(",") if g]
     runs = {}
