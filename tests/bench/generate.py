@@ -409,18 +409,22 @@ def _migtool(root: Path, python: str, *args: str) -> None:
         raise SystemExit(f"migtool {' '.join(args)} failed ({result.returncode}):\n{result.stdout}{result.stderr}")
 
 
-def _fingerprint(shape: Shape, python: str) -> dict[str, object]:
-    version = subprocess.run(
+def versions(python: str) -> dict[str, str]:
+    """The Django and migtool versions ``python`` imports."""
+    django, migtool = subprocess.run(
         [python, "-c", "import django, migtool; print(django.get_version(), migtool.__version__)"],
         capture_output=True,
         text=True,
         check=True,
     ).stdout.split()
+    return {"django": django, "migtool": migtool}
+
+
+def _fingerprint(shape: Shape, python: str) -> dict[str, object]:
     return {
         "shape": dataclasses.asdict(shape),
         "generator": hashlib.sha256(Path(__file__).read_bytes()).hexdigest(),
-        "django": version[0],
-        "migtool": version[1],
+        **versions(python),
     }
 
 

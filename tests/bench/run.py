@@ -610,12 +610,6 @@ def machine() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    versions = subprocess.run(
-        [PYTHON, "-c", "import django, migtool, sys; print(django.get_version(), migtool.__version__)"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
     git = subprocess.run(
         ["git", "-C", str(HERE), "describe", "--always", "--dirty"], capture_output=True, text=True, check=False
     ).stdout.strip()
@@ -629,8 +623,7 @@ def machine() -> dict[str, Any]:
         "cpu": cpu,
         "cores": os.cpu_count(),
         "python": platform.python_version(),
-        "django": versions[0],
-        "migtool": versions[1],
+        **gen.versions(PYTHON),
         "load_average_start": os.getloadavg(),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
