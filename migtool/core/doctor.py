@@ -226,9 +226,8 @@ def drift(
     findings = []
     for release in releases:
         for app, snap in release.apps.items():
-            if subjects is not None and app not in wanted:
-                continue
-            for name in snap.migrations if subjects is None else [n for n in snap.migrations if n in wanted[app]]:
+            names = snap.migrations if subjects is None else [n for n in snap.migrations if n in wanted.get(app, ())]
+            for name in names:
                 key = MigrationKey(app, name)
                 frozen = snap.checksums.get(name)
                 node = graph.nodes.get(key)
