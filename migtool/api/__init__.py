@@ -1,0 +1,52 @@
+"""The use cases, as plain functions: the CLI is one client, tests and scripts another.
+
+Each function takes a ``Project`` (the user's Django project, set up lazily),
+does its work through the adapter and the pure core, and returns values for a
+renderer.  Nothing here prints.  One module per role; this package names
+every use case so callers write ``api.preview_rollback`` and never care which
+module holds it.
+"""
+
+from migtool.api.journal import diagnose_project, run_details, run_history
+from migtool.api.migrate import MigratePreview, execute_migrate, preview_migrate
+from migtool.api.project import NOW, Project
+from migtool.api.releases import (
+    FreezeResult,
+    ReleaseSummary,
+    database_state,
+    diff_releases,
+    freeze_release,
+    list_releases,
+)
+from migtool.api.rollback import (
+    RollbackPreview,
+    execute_rollback,
+    preview_rollback,
+    preview_rollback_last,
+    rollback_sql,
+)
+from migtool.api.running import exclusive, run_journaled
+
+__all__ = [
+    "NOW",
+    "FreezeResult",
+    "MigratePreview",
+    "Project",
+    "ReleaseSummary",
+    "RollbackPreview",
+    "database_state",
+    "diagnose_project",
+    "diff_releases",
+    "execute_migrate",
+    "execute_rollback",
+    "exclusive",
+    "freeze_release",
+    "list_releases",
+    "preview_migrate",
+    "preview_rollback",
+    "preview_rollback_last",
+    "rollback_sql",
+    "run_details",
+    "run_history",
+    "run_journaled",
+]

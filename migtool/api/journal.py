@@ -1,0 +1,61 @@
+"""Read-only use cases on the journal and the doctor's findings."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from migtool.api.project import Project
+from migtool.core.doctor import Finding, RunFact, diagnose
+from migtool.errors import (
+    InputError,
+)
+
+if TYPE_CHECKING:
+    from migtool.django_adapter.journal import RunRecord
+
+
+def run_history(project: Project, database: str, *, limit: int | None = None) -> list[RunRecord]:
+    """Return journaled runs, newest first; read-only (an absent journal is empty)."""
+    from migtool.django_adapter.connection import get_connection
+    from migtool.django_adapter.journal import Journal
+    from migtool.django_adapter.lock import is_locked
+
+    project.setup()
+    connection = get_connection(database)
+    return Journal(connection).runs(limit, lock_free=not is_locked(connection))
+
+
+def run_details(project: Project, database: str, run_id: int) -> RunRecord:
+    """Return one journaled run with its steps; read-only."""
+    from migtool.django_adapter.connection import get_connection
+    from migtool.django_adapter.journal import Journal
+    from migtool.django_adapter.lock import is_locked
+
+    project.setup()
+    connection = get_connection(database)
+    record = Journal(connection).run(run_id, lock_free=not is_locked(connection))
+    if record is None:
+        raise InputError(f"No run {run_id} in the journal of {database!r}.", hint="'migtool history' lists the runs.")
+    return record
+
+
+def diagnose_project(project: Project, database: str | None) -> list[Finding]:
+    """Run every doctor check: on the code and the release files, and, with
+    ``database``, on its recorded state and journal.  Read-only."""
+    from migtool.django_adapter.loader import load_facts
+
+    project.setup()
+    releases = [project.load_release(name) for name in project.store.names()]
+    recorded = None
+    runs: list[RunFact] = []
+    if database is not None:
+        from migtool.django_adapter.connection import get_connection
+        from migtool.django_adapter.loader import load_recorded
+
+        connection = get_connection(database)
+        recorded = load_recorded(connection)
+        runs = [
+            RunFact(r.id, r.command, r.status, r.started_at.isoformat(timespec="seconds"))
+            for r in run_history(project, database)
+        ]
+    return diagnose(project.graph, releases, load_facts(), recorded, runs)

@@ -1,0 +1,116 @@
+"""Use cases on release files: freeze, diff, list, and a database's status against them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from migtool.api.project import Project
+from migtool.core.snapshot import (
+    ReleaseDiff,
+    ReleaseSnapshot,
+    check_release_name,
+    diff,
+    resolve_legacy,
+)
+from migtool.core.status import DatabaseStatus, database_status
+from migtool.errors import (
+    InputError,
+    ReleaseExistsError,
+)
+
+if TYPE_CHECKING:
+    pass
+
+
+@dataclass(frozen=True)
+class FreezeResult:
+    snapshot: ReleaseSnapshot
+    path: Path
+    replaced: ReleaseDiff | None
+
+
+def freeze_release(project: Project, release: str, *, force: bool = False) -> FreezeResult:
+    """Write ``releases/<release>.json`` from the migrations on disk; no database is used.
+
+    Raises ``GraphConflictError`` for conflicting leaves and ``ReleaseExistsError``
+    when the file exists and ``force`` is false (saying what would change).
+    """
+    check_release_name(release)
+    snapshot = project.disk_snapshot(release)
+    changes = None
+    if project.store.exists(release):
+        try:
+            changes = diff(project.load_release(release), snapshot)
+        except InputError:
+            if not force:
+                raise  # its message names the broken file and says --force re-creates it
+        else:
+            if not force:
+                what = _summary(changes) if changes.has_changes else "nothing would change"
+                raise ReleaseExistsError(
+                    f"Release {release!r} already exists ({project.store.path(release)}); {what}.",
+                    hint="Pass --force to overwrite it, or freeze under a new release name.",
+                    release=release,
+                )
+    return FreezeResult(snapshot, project.store.save(snapshot), changes)
+
+
+def _summary(changes: ReleaseDiff) -> str:
+    counts = [
+        (sum(len(a.added) for a in changes.apps), "added"),
+        (sum(len(a.removed) for a in changes.apps), "removed"),
+        (sum(len(a.edited) for a in changes.apps), "edited"),
+    ]
+    return "freezing now would change it: " + ", ".join(f"{n} migration(s) {what}" for n, what in counts if n)
+
+
+def diff_releases(project: Project, old: str, new: str | None = None) -> ReleaseDiff:
+    """Compare release ``old`` with release ``new``, or with the migrations on disk now.
+
+    Two current-format release files are compared without setting up Django;
+    the code is loaded only for a legacy file or for a comparison with disk.
+    """
+    check_release_name(old)
+    if new is not None:
+        check_release_name(new)
+    before = project.store.load(old)
+    after = project.store.load(new) if new is not None else None
+    if before.legacy:
+        before = resolve_legacy(before, project.graph)
+    if after is None:
+        after = project.disk_snapshot()
+    elif after.legacy:
+        after = resolve_legacy(after, project.graph)
+    return diff(before, after)
+
+
+@dataclass(frozen=True)
+class ReleaseSummary:
+    name: str
+    apps: int
+    migrations: int | None
+    legacy: bool
+
+
+def list_releases(project: Project) -> list[ReleaseSummary]:
+    """Return every known release, newest first; reads files only, no Django setup."""
+    summaries = []
+    for name in project.store.names():
+        snapshot = project.store.load(name)
+        count = None if snapshot.legacy else len(snapshot.keys())
+        summaries.append(ReleaseSummary(name, len(snapshot.apps), count, snapshot.legacy))
+    return summaries
+
+
+def database_state(project: Project, database: str) -> DatabaseStatus:
+    """Return per app what ``database`` has applied, and the releases it matches exactly."""
+    from migtool.django_adapter.connection import get_connection
+    from migtool.django_adapter.loader import load_recorded
+
+    project.setup()
+    connection = get_connection(database)
+    recorded = load_recorded(connection)
+    releases = [project.load_release(name) for name in project.store.names()]
+    return database_status(project.graph, recorded, releases, database)

@@ -1,0 +1,213 @@
+"""Use cases that unapply: rollback to a release, rollback --last, its SQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from migtool.api.project import Project
+from migtool.api.running import run_journaled
+from migtool.core.doctor import drift
+from migtool.core.graph import MigrationKey, ProjectGraph
+from migtool.core.planner import RollbackPlan, plan_rollback
+from migtool.core.safety import StepCheck
+from migtool.core.snapshot import (
+    AppSnapshot,
+    ReleaseSnapshot,
+    check_release_name,
+)
+from migtool.errors import (
+    InputError,
+    PlanRefusedError,
+)
+
+if TYPE_CHECKING:
+    from migtool.django_adapter.executor import Observer, Prepared
+
+
+@dataclass(frozen=True)
+class RollbackPreview:
+    """A rollback plan with its pre-flight checks, for one database.
+
+    ``recorded`` is the state the plan was made for: execution refuses to start
+    if the database no longer has exactly these rows.
+    """
+
+    database: str
+    plan: RollbackPlan
+    checks: tuple[StepCheck, ...]
+    one_transaction: bool
+    recorded: frozenset[MigrationKey]
+    drift: tuple[str, ...] = ()
+    prepared: Prepared | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def blockers(self) -> tuple[str, ...]:
+        """Every reason not to run, all at once: plan refusals, step blockers, drift."""
+        return (
+            tuple(r.message for r in self.plan.refusals)
+            + tuple(f"{c.key}: {b}" for c in self.checks for b in c.blockers)
+            + self.drift
+        )
+
+    @property
+    def data_loss(self) -> tuple[str, ...]:
+        return tuple(f"{c.key}: {d}" for c in self.checks for d in c.data_loss)
+
+
+def preview_rollback(project: Project, release: str, database: str, *, allow_drift: bool = False) -> RollbackPreview:
+    """Plan the rollback of ``database`` to ``release`` and run every pre-flight check.
+
+    Read-only.  Raises for bad input (unknown release, unreachable database);
+    reasons the plan must not run are in ``RollbackPreview.blockers``.
+    """
+    from migtool.django_adapter.connection import get_connection
+
+    check_release_name(release)
+    project.setup()
+    snapshot = project.load_release(release)
+    return _preview_backwards(project, get_connection(database), database, snapshot, allow_drift=allow_drift)
+
+
+def _preview_backwards(
+    project: Project, connection: Any, database: str, snapshot: ReleaseSnapshot, *, allow_drift: bool = False
+) -> RollbackPreview:
+    from migtool.django_adapter.executor import prepare_backwards
+    from migtool.django_adapter.loader import load_recorded
+    from migtool.django_adapter.preflight import check_steps
+
+    recorded = frozenset(load_recorded(connection))
+    plan = plan_rollback(project.graph, recorded, snapshot)
+    checks: list[StepCheck] = []
+    prepared = None
+    if plan.steps:
+        prepared = prepare_backwards(connection, plan.steps, plan.use_originals)
+        checks = check_steps(connection, prepared)
+    one_transaction = bool(connection.features.can_rollback_ddl) and all(c.atomic for c in checks)
+    drifted = () if allow_drift else _drift(project, plan.steps)
+    return RollbackPreview(database, plan, tuple(checks), one_transaction, recorded, drifted, prepared)
+
+
+def _drift(project: Project, steps: tuple[MigrationKey, ...]) -> tuple[str, ...]:
+    """Steps whose file changed since a release froze it: reverting them would run code
+    that never ran forwards on databases that applied the frozen version.  Release
+    files that cannot be read are skipped here (``releases`` and ``doctor`` report them)."""
+    releases = []
+    apps = {step.app_label for step in steps}
+    for name in project.store.names():
+        try:
+            releases.append(project.load_release(name, apps))
+        except InputError:
+            continue
+    first: dict[str, str] = {}  # one blocker per migration, from the first release that froze it
+    for finding in drift(project.graph, releases, frozenset(steps)):
+        if finding.code == "drift-edited":
+            first.setdefault(finding.subject, finding.message)
+    return tuple(
+        f"{message} Reverting it runs code that never ran forwards (pass --allow-drift to accept the risk)."
+        for message in first.values()
+    )
+
+
+def rollback_sql(project: Project, preview: RollbackPreview) -> list[str]:
+    """Return the SQL the rollback would run, in plan order, running none of it.
+
+    Uses up the preview's prepared states (collecting SQL walks them as a run
+    would), so the preview cannot be executed afterwards.
+    """
+    from migtool.django_adapter.connection import get_connection
+    from migtool.django_adapter.executor import collect_sql
+
+    if preview.prepared is None:
+        return []
+    return collect_sql(get_connection(preview.database), preview.prepared.migrations, preview.prepared.states)
+
+
+def execute_rollback(
+    project: Project, preview: RollbackPreview, observer: Observer, *, command: str = "rollback"
+) -> tuple[MigrationKey, ...]:
+    """Run a previewed rollback that has no blockers; return the migrations unapplied.
+
+    Call it inside the ``exclusive`` block the preview was made in.  Raises
+    ``ExecutionError`` (restored) or ``RestoreFailedError`` (not restored).
+    """
+    from migtool.django_adapter.connection import get_connection
+    from migtool.django_adapter.executor import Batch
+
+    assert not preview.blockers, "execute_rollback needs a plan without blockers"
+    connection = get_connection(preview.database)
+    batch = Batch(
+        steps=preview.plan.steps,
+        backwards=True,
+        in_one_transaction=preview.one_transaction,
+        use_originals=preview.plan.use_originals,
+        stale_rows=preview.plan.stale_rows,
+    )
+
+    run_journaled(connection, batch, observer, command=command, release=preview.plan.release, prepared=preview.prepared)
+    return preview.plan.steps
+
+
+def preview_rollback_last(project: Project, database: str, *, allow_drift: bool = False) -> RollbackPreview:
+    """Plan undoing exactly what the most recent successful migrate-safe run applied.
+
+    Refuses when that would not be safe: a later run changed the database, a
+    migration was applied outside migtool after it, or something it applied
+    is no longer applied.
+    """
+    from migtool.django_adapter.connection import get_connection
+    from migtool.django_adapter.journal import RESTORED, SUCCEEDED, Journal
+    from migtool.django_adapter.loader import load_recorded, recorded_after
+
+    project.setup()
+    connection = get_connection(database)
+    journal = Journal(connection)
+    runs = journal.runs()
+    last = next((r for r in runs if r.command == "migrate-safe" and r.status == SUCCEEDED), None)
+    if last is None:
+        raise PlanRefusedError(
+            f"The journal of {database!r} has no successful migrate-safe run to undo.",
+            hint="'migtool history' lists the runs; roll back to a release with 'migtool rollback RELEASE'.",
+        )
+    later = [r for r in runs if r.id > last.id and r.status != RESTORED]
+    if later:
+        raise PlanRefusedError(
+            f"rollback --last would undo run {last.id}, but run {later[-1].id} ({later[-1].command}, "
+            f"{later[-1].status}) changed the database after it.",
+            hint="Roll back to a release instead: 'migtool rollback RELEASE'.",
+        )
+    applied_by_run = [s.key for s in (journal.run(last.id) or last).steps if s.outcome == "done"]
+    assert last.finished_at is not None
+    manual = sorted(recorded_after(connection, last.finished_at) - set(applied_by_run))
+    recorded = frozenset(load_recorded(connection))
+    gone = [k for k in applied_by_run if not project.graph.atoms([k]) <= recorded]
+    if manual or gone:
+        why = (
+            f"applied after it outside migtool: {', '.join(map(str, manual))}"
+            if manual
+            else (f"no longer applied: {', '.join(map(str, gone))}")
+        )
+        raise PlanRefusedError(
+            f"rollback --last would undo run {last.id}, but migrations were {why}.",
+            hint="Roll back to a release instead: 'migtool rollback RELEASE'.",
+        )
+    graph = project.graph
+    before = _state_snapshot(graph, recorded - graph.stands_for(applied_by_run), f"before-run-{last.id}")
+    preview = _preview_backwards(project, connection, database, before, allow_drift=allow_drift)
+    if set(preview.plan.steps) != set(applied_by_run):
+        raise PlanRefusedError(
+            f"Undoing run {last.id} would unapply {len(preview.plan.steps)} migration(s), not the "
+            f"{len(applied_by_run)} it applied; the graph or the database changed since.",
+            hint="Roll back to a release instead: 'migtool rollback RELEASE'.",
+        )
+    return preview
+
+
+def _state_snapshot(graph: ProjectGraph, recorded: frozenset[MigrationKey], name: str) -> ReleaseSnapshot:
+    """Describe the state a set of recorded rows stands for as an (unsaved) release."""
+    members = {k for k in graph.nodes if k in recorded or (k in graph.replaces and graph.atoms([k]) <= recorded)}
+    apps = {
+        app: AppSnapshot(leaves=(), migrations=tuple(sorted(k.name for k in members if k.app_label == app)))
+        for app in sorted({k.app_label for k in members})
+    }
+    return ReleaseSnapshot(release=name, apps=apps)

@@ -1,0 +1,74 @@
+"""Running a batch under the lock and the journal, shared by rollback and migrate-safe."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from migtool.api.project import Project
+from migtool.errors import (
+    ExecutionError,
+    RestoreFailedError,
+)
+
+if TYPE_CHECKING:
+    from migtool.django_adapter.executor import Batch, Observer, Prepared, StepEvent
+
+
+@contextmanager
+def exclusive(project: Project, database: str, lock_timeout: float, *, create: bool = False) -> Iterator[None]:
+    """Hold the database's migtool lock for a whole command: planning, checks,
+    confirmation and execution, so nothing is planned against a database that
+    another run is changing.  Raises ``LockHeldError`` after ``lock_timeout``."""
+    from migtool.django_adapter.connection import get_connection
+    from migtool.django_adapter.journal import RUNNING, Journal
+    from migtool.django_adapter.lock import migration_lock
+
+    project.setup()
+    connection = get_connection(database, create=create)
+
+    def holder() -> str:
+        running = [r for r in Journal(connection).runs(5, lock_free=False) if r.status == RUNNING]
+        return running[0].describe() if running else "a run that has not journaled yet"
+
+    with migration_lock(connection, lock_timeout, holder):
+        yield
+
+
+def run_journaled(
+    connection: Any,
+    batch: Batch,
+    observer: Observer,
+    *,
+    command: str,
+    release: str | None,
+    prepared: Prepared | None = None,
+) -> int:
+    """Run ``batch`` recorded in the journal; return the run id.  Call it inside ``exclusive``."""
+    from django.db import connections
+
+    from migtool.django_adapter.executor import run_batch
+    from migtool.django_adapter.journal import FAILED, RESTORED, SUCCEEDED, Journal, StepLog
+
+    journal = Journal(connection)
+    run_id = journal.begin(command, release, "backwards" if batch.backwards else "forwards")
+    log = StepLog(journal, run_id, backwards=batch.backwards, live=not batch.in_one_transaction)
+
+    def observe(event: StepEvent) -> None:
+        observer(event)
+        log(event)
+
+    try:
+        run_batch(connection, batch, observe, prepared)
+    except ExecutionError as exc:
+        journal = Journal(connections[connection.alias])  # the executor may have replaced a broken wrapper
+        log.journal = journal
+        log.close(rolled_back=batch.in_one_transaction)
+        status = FAILED if isinstance(exc, RestoreFailedError) else RESTORED
+        journal.finish(run_id, status, exc.message)
+        exc.details["run_id"] = run_id
+        raise
+    log.close(rolled_back=False)
+    journal.finish(run_id, SUCCEEDED)
+    return run_id
