@@ -26,6 +26,7 @@ from migtool.api.rollback import (
     rollback_sql,
 )
 from migtool.api.running import exclusive, run_journaled
+from migtool.api.verify import StepResult, VerifyReport, verify_releases
 
 __all__ = [
     "NOW",
@@ -34,6 +35,8 @@ __all__ = [
     "Project",
     "ReleaseSummary",
     "RollbackPreview",
+    "StepResult",
+    "VerifyReport",
     "database_state",
     "diagnose_project",
     "diff_releases",
@@ -49,4 +52,5 @@ __all__ = [
     "run_details",
     "run_history",
     "run_journaled",
+    "verify_releases",
 ]

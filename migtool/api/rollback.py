@@ -131,10 +131,20 @@ def execute_rollback(
     Call it inside the ``exclusive`` block the preview was made in.  Raises
     ``ExecutionError`` (restored) or ``RestoreFailedError`` (not restored).
     """
+    assert not preview.blockers, "execute_rollback needs a plan without blockers"
+    return run_rollback(preview, observer, command=command)
+
+
+def run_rollback(preview: RollbackPreview, observer: Observer, *, command: str) -> tuple[MigrationKey, ...]:
+    """Run a previewed rollback whatever its pre-flight predicted.
+
+    Only ``verify`` calls it directly: on its scratch database it runs the
+    reverts the pre-flight expects to fail on data, to find out whether they do.
+    Refusals of the plan itself and irreversible steps are never run.
+    """
     from migtool.django_adapter.connection import get_connection
     from migtool.django_adapter.executor import Batch
 
-    assert not preview.blockers, "execute_rollback needs a plan without blockers"
     connection = get_connection(preview.database)
     batch = Batch(
         steps=preview.plan.steps,

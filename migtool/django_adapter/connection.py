@@ -21,13 +21,7 @@ def get_connection(alias: str, *, create: bool = False) -> Any:
     from django.core.exceptions import ImproperlyConfigured
     from django.db import DatabaseError, connections
 
-    if alias not in connections.settings:
-        known = ", ".join(sorted(connections.settings)) or "none"
-        raise ConfigurationError(
-            f"Unknown database alias {alias!r}.",
-            hint=f"Use one of the aliases in settings.DATABASES: {known}.",
-            database=alias,
-        )
+    check_alias(alias)
     connection = connections[alias]
     name = str(connection.settings_dict.get("NAME") or "")
     if connection.vendor == "sqlite" and not create and not _is_memory(name) and not os.path.exists(name):
@@ -52,6 +46,19 @@ def get_connection(alias: str, *, create: bool = False) -> Any:
             database=alias,
         ) from None
     return connection
+
+
+def check_alias(alias: str) -> None:
+    """Raise ``ConfigurationError`` naming the known aliases if ``alias`` is not one."""
+    from django.db import connections
+
+    if alias not in connections.settings:
+        known = ", ".join(sorted(connections.settings)) or "none"
+        raise ConfigurationError(
+            f"Unknown database alias {alias!r}.",
+            hint=f"Use one of the aliases in settings.DATABASES: {known}.",
+            database=alias,
+        )
 
 
 def describe(alias: str) -> str:

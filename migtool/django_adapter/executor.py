@@ -398,7 +398,7 @@ def _compensate(connection: Any, batch: Batch, done: list[MigrationKey], observe
     return None
 
 
-def _first_line(error: BaseException) -> str:
+def first_line(error: BaseException) -> str:
     text = str(error).strip()
     return f"{type(error).__name__}: {text.splitlines()[0]}" if text else type(error).__name__
 
@@ -415,7 +415,7 @@ def _verify_restored(
     rows_before, schema_before = before
     after, schema_after = load_recorded(connection), load_schema(connection)
     what = f"{batch.verb} {failed} failed" if failed else f"{batch.verb} the batch failed"
-    reason = _first_line(error)
+    reason = first_line(error)
     if set(after) == set(rows_before) and schema_after == schema_before and compensation_error is None:
         # Re-applying a reverted step re-creates what it had dropped, empty; unapplying a
         # forward step drops what it created, with anything written into it meanwhile.
@@ -433,7 +433,7 @@ def _verify_restored(
     gone = sorted(str(k) for k in set(rows_before) - set(after))
     extra = sorted(str(k) for k in set(after) - set(rows_before))
     schema = _schema_changes(schema_before, schema_after)
-    undo = f"; restoring failed too ({_first_line(compensation_error)})" if compensation_error else ""
+    undo = f"; restoring failed too ({first_line(compensation_error)})" if compensation_error else ""
     raise RestoreFailedError(
         f"{what} ({reason}){undo}. The database was NOT restored: "
         f"no longer applied: {', '.join(gone) or 'none'}; newly applied: {', '.join(extra) or 'none'}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from migtool.api import FreezeResult, MigratePreview, ReleaseSummary, RollbackPreview
+    from migtool.api import FreezeResult, MigratePreview, ReleaseSummary, RollbackPreview, VerifyReport
     from migtool.core.doctor import Finding
     from migtool.core.snapshot import ReleaseDiff
     from migtool.core.status import DatabaseStatus
@@ -200,6 +200,39 @@ def doctor_to_dict(findings: list[Finding], *, database: str | None, failed: boo
                     "fix": f.fix,
                 }
                 for f in findings
+            ],
+        },
+    )
+
+
+def verify_to_dict(report: VerifyReport) -> dict[str, Any]:
+    return _wrap(
+        "verify",
+        {
+            "database": report.database,
+            "scratch_database": report.scratch,
+            "kept": report.kept,
+            "with_data": report.with_data,
+            "ok": report.ok,
+            "steps": [
+                {
+                    "from": s.old,
+                    "to": s.new,
+                    "ok": s.ok,
+                    "forward": s.forward,
+                    "rollback": s.rollback,
+                    "schema": s.schema,
+                    "forward_again": s.forward_again,
+                    "seconds": s.seconds,
+                    "errors": list(s.errors),
+                    "differences": list(s.differences),
+                    "irreversible": list(s.irreversible),
+                    "preflight_predicted": list(s.predicted),
+                    "preflight_miss": s.preflight_miss,
+                    "notes": list(s.notes),
+                    "seeded_rows": s.seeded_rows,
+                }
+                for s in report.steps
             ],
         },
     )

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from datetime import datetime
 
-    from migtool.api import FreezeResult, MigratePreview, ReleaseSummary, RollbackPreview
+    from migtool.api import FreezeResult, MigratePreview, ReleaseSummary, RollbackPreview, VerifyReport
     from migtool.core.doctor import Finding
     from migtool.core.safety import StepCheck
     from migtool.core.snapshot import ReleaseDiff
@@ -161,5 +161,33 @@ def doctor_table(findings: list[Finding], *, ascii_only: bool) -> Table:
     for finding in findings:
         table.add_row(
             finding.severity.upper(), finding.code, finding.subject, finding.message, finding.why, finding.fix
+        )
+    return table
+
+
+def verify_table(report: VerifyReport, *, ascii_only: bool) -> Table:
+    """One row per release step; 'x' marks a failing step, the last column says why."""
+    title = f"verify {report.database!r} on scratch database {report.scratch}" + (
+        " (with seeded data)" if report.with_data else ""
+    )
+    table = _table(
+        title, "", "Step", "Forward", "Rollback", "Schema", "Forward again", "Time", "Found", ascii_only=ascii_only
+    )
+    for step in report.steps:
+        found = (
+            [*step.errors, *step.differences, *step.irreversible]
+            + ["pre-flight miss: it had called this rollback safe"] * step.preflight_miss
+            + [f"pre-flight predicted: {p}" for p in step.predicted] * (step.rollback == "failed")
+            + list(step.notes)
+        )
+        table.add_row(
+            "ok" if step.ok else "x",
+            f"{step.old} -> {step.new}" if step.old else f"-> {step.new}",
+            step.forward,
+            step.rollback,
+            step.schema,
+            step.forward_again,
+            f"{step.seconds:.1f}s",
+            _lines(tuple(found)),
         )
     return table
