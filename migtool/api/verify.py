@@ -9,12 +9,13 @@ through migtool's own ``migrate-safe`` and ``rollback`` code (preview, then
 run under the journal), so what is rehearsed is what a deploy would run.
 
 After each move it takes a schema fingerprint: a rollback must give back
-exactly the fingerprint the release had, and forward again exactly the newer
-one.  With ``with_data`` it seeds generated rows at every release first, so
-reverts that fail on data fail here; one the pre-flight had called safe is a
-*pre-flight miss*.  Irreversible steps are not run; they fail the step unless
-the caller expects them (``allow_irreversible``).  The alias's own database is
-never opened.
+exactly the fingerprint the database had at that release, and forward again
+exactly the one it had at the newer release; each difference is reported by
+the step that makes it.  With ``with_data`` it seeds generated rows at every
+release first, so reverts that fail on data fail here; one the pre-flight had
+called safe is a *pre-flight miss*.  Irreversible steps are not run; they fail
+the step unless the caller expects them (``allow_irreversible``).  The alias's
+own database is never opened.
 """
 
 from __future__ import annotations
@@ -220,7 +221,7 @@ class _Rehearsal:
         self, old: str, new: str, old_fingerprint: SchemaFingerprint
     ) -> tuple[StepResult, SchemaFingerprint | None]:
         """Forward to ``new``, roll back to ``old``, forward again.  Return the result and
-        the fingerprint of ``new``, or None when the scratch database is not at ``new``."""
+        the fingerprint the database has at ``new``, or None when it is not at ``new``."""
         from migtool.django_adapter.fingerprint import take_fingerprint
         from migtool.django_adapter.preflight import migration_facts
 
@@ -265,7 +266,9 @@ class _Rehearsal:
             f"forward again {old} → {new} {d}"
             for d in schema_differences(new_fingerprint, again, missing="does not re-create")
         )
-        return _with(base, schema=_verdict(differences), forward_again=OK, differences=differences), new_fingerprint
+        # The next step starts from the schema the database has now, so a difference
+        # is reported once, by the step that made it.
+        return _with(base, schema=_verdict(differences), forward_again=OK, differences=differences), again
 
 
 def _with(result: StepResult, **changes: Any) -> StepResult:
