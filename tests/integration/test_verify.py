@@ -111,8 +111,8 @@ def test_example_passes_with_its_irreversible_step_allowed(shopsite: Project) ->
     assert last["irreversible"] == [f"{IRREVERSIBLE}: RunPython uppercase_skus has no reverse_code"]
 
 
-@pytest.mark.backends
 def test_example_fails_on_the_irreversible_step_unless_allowed(shopsite: Project) -> None:
+    """Irreversibility is read from the operations, the same on every backend: SQLite only."""
     result, report = verify(shopsite, "--from", "1.1.0")
     assert result.code == 1, result
     assert [(s["to"], s["ok"]) for s in report["steps"]] == [("1.1.0", True), ("2.0.0", False)]
