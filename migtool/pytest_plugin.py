@@ -104,8 +104,12 @@ def _database_access(config: pytest.Config) -> AbstractContextManager[Any]:
     """pytest-django's unblock of database access, or nothing when it is not in use."""
     try:
         from pytest_django.plugin import blocking_manager_key
-    except ImportError:
-        return nullcontext()
+    except ImportError:  # pytest-django before 4.7 kept the blocker in a module global
+        try:
+            from pytest_django.plugin import _blocking_manager  # type: ignore[attr-defined]
+        except ImportError:
+            return nullcontext()
+        return _blocking_manager.unblock()  # type: ignore[no-any-return]
     if blocking_manager_key not in config.stash:
         return nullcontext()
     return config.stash[blocking_manager_key].unblock()  # type: ignore[no-any-return]
