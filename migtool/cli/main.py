@@ -46,16 +46,17 @@ def exit_code_for(error: MigtoolError) -> int:
 
 
 class MigtoolGroup(click.Group):
-    """Reports ``MigtoolError`` as one line plus a hint, and any other exception,
-    a bug in migtool, with its traceback and exit code 70."""
+    """Reports ``MigtoolError`` as one line plus a hint (after its traceback with
+    ``--traceback``, with the same exit code either way), and any other
+    exception, a bug in migtool, with its traceback and exit code 70."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except MigtoolError as error:
             app = ctx.ensure_object(AppContext)
-            if app.traceback:
-                raise
+            if app.traceback:  # for debugging: shown, then reported and exited as without it
+                app.err.print_exception(suppress=[click])
             code = exit_code_for(error)
             if app.json:
                 click.echo(json.dumps(error_to_dict(error, code), indent=2, sort_keys=True, default=str))

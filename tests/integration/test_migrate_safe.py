@@ -561,3 +561,70 @@ def test_history_without_journal_is_read_only(make_project: MakeProject, backend
     missing = project.migtool("history", "1")
     assert missing.code == EXIT_USAGE, missing
     assert project.db.tables() == tables
+
+
+# --------------------------------------------------------------------------- --traceback keeps every exit code
+
+
+def _with_and_without_traceback(project: Project, *args: str, json_error: bool = True) -> tuple[Result, Result]:
+    """Run ``args`` plainly, then with the traceback on: ``--traceback`` for commands that
+    change the database, ``MIGTOOL_TRACEBACK=1`` for the others (both spellings are covered)."""
+    plain = project.migtool(*args)
+    if args[0] in ("rollback", "migrate-safe"):
+        traced = project.migtool(*args, "--traceback")
+    else:
+        project.env["MIGTOOL_TRACEBACK"] = "1"
+        traced = project.migtool(*args)
+        del project.env["MIGTOOL_TRACEBACK"]
+    return plain, traced
+
+
+def assert_same_report(plain: Result, traced: Result, code: int) -> None:
+    """The same exit code, Error/Hint lines and JSON error; the traceback only added before them."""
+    assert plain.code == traced.code == code, (plain, traced)
+    if code in (EXIT_OK, 1):
+        assert "Traceback" not in traced.output, traced
+        return
+    assert "Traceback" in traced.stderr and "Traceback" not in plain.stderr, traced
+    report = [line for line in plain.stderr.splitlines() if line.startswith(("Error: ", "Hint: "))]
+    assert report and report[0].startswith("Error: ") and report[-1].startswith("Hint: "), plain
+    assert traced.stderr.splitlines()[-len(report) :] == report, traced
+    plain_error, traced_error = json.loads(plain.stdout)["error"], json.loads(traced.stdout)["error"]
+    assert traced_error["exit_code"] == plain_error["exit_code"] == code
+    assert (traced_error["type"], traced_error["hint"]) == (plain_error["type"], plain_error["hint"])
+
+
+@pytest.mark.backends
+def test_traceback_changes_no_exit_code(make_project: MakeProject, backend: str) -> None:
+    """Every documented exit code, with and without the traceback: a deploy script that turned
+    it on to debug still tells "refused, nothing touched" (4) from "failed, not restored" (7)."""
+    project = store_project(make_project, store(last=[FAIL]))
+    assert project.migtool("freeze", "--release", "1.0").code == EXIT_OK
+    before = snapshot_db(project)
+    json_ = ("--format", "json")
+    cases = [
+        (EXIT_OK, ("status", *json_)),
+        (1, ("diff", "1.0", "--check")),  # shop.0004_later, written below, is not in 1.0
+        (EXIT_USAGE, ("rollback", "9.9", *json_)),
+        (3, ("status", "--database", "nope", *json_)),
+        (EXIT_REFUSED, ("rollback", "1.0", "--yes", *json_)),  # 1.0 is not applied: refused
+        (EXIT_RESTORED, ("migrate-safe", *json_)),
+    ]
+    project.write_migration("shop", "0004_later", migration(deps=[("shop", "0003_middle")]))
+    for code, args in cases:
+        assert_same_report(*_with_and_without_traceback(project, *args), code)
+    assert snapshot_db(project) == before
+
+    napping = store_project(make_project, store(middle=[NAP]))
+    holder = start_napping_run(napping, seconds=60)
+    try:
+        assert_same_report(*_with_and_without_traceback(napping, "migrate-safe", "--lock-timeout", "0", *json_), 5)
+    finally:
+        release_nap(napping)
+    assert holder.result().code == EXIT_OK
+
+    results = []
+    for _ in range(2):  # each run leaves the database changed: one fresh project per run
+        half = store_project(make_project, store(last=[AUDIT, FAIL], last_atomic=False))
+        results.append(half.migtool("migrate-safe", *json_, *(["--traceback"] if results else [])))
+    assert_same_report(*results, EXIT_NOT_RESTORED)
