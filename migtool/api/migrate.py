@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from migtool.api.project import Project
 from migtool.api.running import run_journaled
 from migtool.core.graph import MigrationKey, ProjectGraph
-from migtool.core.planner import plan_forward, plan_rollback, plan_to_release
+from migtool.core.planner import code_not_at_release, plan_forward, plan_rollback, plan_to_release
 from migtool.core.safety import StepCheck
 from migtool.core.snapshot import (
     ReleaseSnapshot,
@@ -85,6 +85,7 @@ def preview_migrate(
         )
     check_history(build_executor(connection, False))
     if snapshot is not None:
+        _refuse_not_on_disk(graph, recorded, snapshot)
         _refuse_outside(graph, recorded, snapshot)
         steps, use_originals = plan_to_release(graph, recorded, snapshot)
     else:
@@ -95,6 +96,18 @@ def preview_migrate(
     checks = [undo_check(m) for m in plan_migrations(executor, steps, applied=False)]
     one_transaction = bool(connection.features.can_rollback_ddl) and all(c.atomic for c in checks)
     return MigratePreview(database, release, steps, tuple(checks), one_transaction, recorded, use_originals)
+
+
+def _refuse_not_on_disk(graph: ProjectGraph, recorded: frozenset[MigrationKey], release: ReleaseSnapshot) -> None:
+    """Refuse a migrate to ``release`` when the code lacks some of its migrations:
+    "nothing to migrate" would tell a deploy from the wrong (older) code it succeeded."""
+    refusal = code_not_at_release(graph, recorded, release)
+    if refusal is not None:
+        raise PlanRefusedError(
+            f"{refusal.message} Nothing was applied.",
+            hint=f"Check which code this deploy runs: 'migtool diff {release.release}' lists what the code lacks.",
+            missing=[str(k) for k in refusal.keys],
+        )
 
 
 def _refuse_outside(graph: ProjectGraph, recorded: frozenset[MigrationKey], release: ReleaseSnapshot) -> None:

@@ -76,6 +76,9 @@ def plan_rollback(graph: ProjectGraph, recorded: frozenset[MigrationKey], releas
         for k in members
         if k in graph and not (graph.atoms([k]) <= recorded if k in graph.replaces else k in recorded)
     )
+    absent = code_not_at_release(graph, recorded, release)
+    if absent:
+        refusals.append(absent)
     if missing:
         refusals.append(
             Refusal(
@@ -110,6 +113,30 @@ def is_member(graph: ProjectGraph, members: frozenset[MigrationKey], key: Migrat
     """Return whether migration ``key`` belongs to a release with these ``members``:
     named by it, or a squash of migrations it names."""
     return key in members or (key in graph.replaces and graph.atoms([key]) <= members)
+
+
+def code_not_at_release(
+    graph: ProjectGraph, recorded: frozenset[MigrationKey], release: ReleaseSnapshot
+) -> Refusal | None:
+    """Refuse a release some of whose members the code does not have: not in the
+    graph, named by no squash's ``replaces`` and not recorded.
+
+    The usual way there: the database was rolled back to an older release and the
+    older code deployed; then "nothing to do" for the newer release would be a lie.
+    A member that is recorded is a ghost row, and one that a squash replaces is
+    reached through the squash; both are handled where those cases are.
+    """
+    replaced = {r for names in graph.replaces.values() for r in names}
+    members = release.keys()
+    absent = sorted(k for k in members if k not in graph and k not in replaced and k not in recorded)
+    if not absent:
+        return None
+    return Refusal(
+        "release-not-on-disk",
+        f"The code on disk is not at release {release.release}: {len(absent)} of its migration(s) are "
+        f"neither on disk nor applied ({_names(absent)}). Deploy release {release.release}'s code first.",
+        tuple(absent),
+    )
 
 
 def plan_forward(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from migtool.core.graph import MigrationKey, MigrationNode, ProjectGraph
-from migtool.core.planner import plan_rollback
+from migtool.core.planner import code_not_at_release, matches_release, plan_rollback
 from migtool.core.snapshot import freeze
 
 
@@ -165,3 +165,25 @@ def test_ghost_rows_are_never_planned(recorded_extra):
     graph = build(MERGE)
     plan = plan_rollback(graph, frozenset(graph.nodes) | keys(*recorded_extra), release_of(MERGE))
     assert plan.steps == () and not plan.refusals
+
+
+def test_release_members_missing_from_code_and_database_refuse_the_plan():
+    """Release r has shop.0002_b and app ``late``; the code (rolled back and downgraded) has
+    only shop.0001_a, recorded.  r is not reached: the plan is refused naming both, and the
+    database matches no release r.  A recorded member (a ghost row) or one a squash replaces
+    is not missing."""
+    release = release_of({"shop.0001_a": [], "shop.0002_b": ["shop.0001_a"], "late.0001_x": ["shop.0001_a"]})
+    old_code = build({"shop.0001_a": []})
+    plan = plan_rollback(old_code, keys("shop.0001_a"), release)
+    [refusal] = [r for r in plan.refusals if r.kind == "release-not-on-disk"]
+    assert names(refusal.keys) == ["late.0001_x", "shop.0002_b"]
+    assert refusal.message.startswith("The code on disk is not at release r: 2 of its migration(s)")
+    assert not matches_release(old_code, keys("shop.0001_a"), release)
+
+    recorded = keys("shop.0001_a", "shop.0002_b", "late.0001_x")  # old code, database still at r
+    assert code_not_at_release(old_code, recorded, release) is None
+    squashed = build({"shop.0001_squashed": []}, {"shop.0001_squashed": ["shop.0001_a", "shop.0002_b"]})
+    assert (
+        code_not_at_release(squashed, frozenset(), release_of({"shop.0001_a": [], "shop.0002_b": ["shop.0001_a"]}))
+        is None
+    )

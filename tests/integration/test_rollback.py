@@ -26,6 +26,7 @@ from scenarios import (
     SQUASH_RELEASE,
     Apps,
     Key,
+    add_field,
     failing_reverse_shape,
     fk_violating_reverse_shape,
     irreversible_shape,
@@ -391,3 +392,57 @@ def test_shared_placeholder_rollback_is_refused_untouched(make_project: MakeProj
     before = snapshot_db(project)
     refused = rollback(project, "r1", "--yes")
     assert_refused_untouched(project, refused, before, "both replace bj.0001_placeholder_patch")
+
+
+# --------------------------------------------------------------------------- older code deployed after a rollback
+
+
+def deploy_code(project: Project, apps: Apps) -> None:
+    """Make the project's code exactly ``apps``, as deploying another image does: migrations
+    are written or deleted, and apps join or leave INSTALLED_APPS."""
+    for label in list(project.apps):
+        for name in list(project.apps[label]):
+            if name not in apps.get(label, {}):
+                project.remove_migration(label, name)
+        if label not in apps:
+            del project.apps[label]
+    for label, migrations in apps.items():
+        project.apps.setdefault(label, {})
+        for name, source in migrations.items():
+            project.write_migration(label, name, source)
+    project.write()
+
+
+@pytest.mark.backends
+def test_a_release_whose_migrations_are_not_on_disk_is_not_reached(make_project: MakeProject, backend: str) -> None:
+    """The documented workflow: roll back to r1, then deploy r1's code.  The database has exactly
+    r1's rows, and r2's migrations are neither applied nor on disk: the database is *not* at r2,
+    and a deploy script running ``migrate-safe --release r2`` from the old image must not be told
+    it succeeded.  Before the rollback the same old code only sees ghost rows, and the database
+    still matches r2 (it is there: what is recorded counts)."""
+    apps = {
+        **late_app_shape(),
+        **shop_after_item({"0002_price": [add_field("Item", "price", "models.IntegerField(null=True)")]}),
+    }
+    old = only(apps, ITEM_RELEASE)
+    project = released_project(make_project, apps, ITEM_RELEASE)
+    assert project.migtool("freeze", "--release", "r2").code == EXIT_OK
+    migrate(project)
+
+    deploy_code(project, old)  # old code over the r2 database: ghost rows, still r2
+    status = json.loads(project.migtool("status", "--format", "json").stdout)
+    assert "r2" in status["matching_releases"], status
+    deploy_code(project, apps)  # back to r2's code
+    assert rollback(project, "r1", "--yes").code == EXIT_OK
+    deploy_code(project, old)
+    before = snapshot_db(project)
+
+    status = json.loads(project.migtool("status", "--format", "json").stdout)
+    assert status["matching_releases"] == ["r1"], status
+    not_on_disk = ("The code on disk is not at release r2", "late.0001_note", "late.0002_body", "shop.0002_price")
+    migrated = project.migtool("migrate-safe", "--release", "r2")
+    assert_refused_untouched(project, migrated, before, *not_on_disk)
+    for flags in (["--dry-run"], ["--yes"], ["--sql"]):
+        assert_refused_untouched(project, rollback(project, "r2", *flags), before, *not_on_disk)
+    assert snapshot_db(project) == before
+    assert project.db.applied() == ITEM_RELEASE
