@@ -45,7 +45,7 @@ def diagnose_project(project: Project, database: str | None) -> list[Finding]:
     from migtool.django_adapter.loader import load_facts
 
     project.setup()
-    releases = [project.load_release(name) for name in project.store.names()]
+    releases, unreadable = project.readable_releases()
     recorded = None
     runs: list[RunFact] = []
     if database is not None:
@@ -58,4 +58,5 @@ def diagnose_project(project: Project, database: str | None) -> list[Finding]:
             RunFact(r.id, r.command, r.status, r.started_at.isoformat(timespec="seconds"))
             for r in run_history(project, database)
         ]
-    return diagnose(project.graph, releases, load_facts(), recorded, runs)
+    problems = {name: error.message for name, error in unreadable.items()}
+    return diagnose(project.graph, releases, load_facts(), recorded, runs, problems)

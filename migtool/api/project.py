@@ -16,6 +16,7 @@ from migtool.core.snapshot import (
     resolve_legacy,
 )
 from migtool.django_adapter import bootstrap
+from migtool.errors import MalformedReleaseError
 from migtool.store import ReleaseStore
 
 if TYPE_CHECKING:
@@ -76,6 +77,20 @@ class Project:
         """Return a release's snapshot, completing a legacy file against the code on disk."""
         snapshot = self.store.load(release, only_apps)
         return resolve_legacy(snapshot, self.graph) if snapshot.legacy else snapshot
+
+    def readable_releases(
+        self, only_apps: Collection[str] | None = None
+    ) -> tuple[list[ReleaseSnapshot], dict[str, MalformedReleaseError]]:
+        """Return every known release that can be read, and for each file that
+        cannot, its error: one broken file must not break commands that do not
+        name its release (they report it instead)."""
+        readable, broken = [], {}
+        for name in self.store.names():
+            try:
+                readable.append(self.load_release(name, only_apps))
+            except MalformedReleaseError as error:
+                broken[name] = error
+        return readable, broken
 
     def disk_snapshot(self, name: str = NOW) -> ReleaseSnapshot:
         """Return what a release frozen now would contain."""

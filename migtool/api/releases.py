@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +17,7 @@ from migtool.core.snapshot import (
 from migtool.core.status import DatabaseStatus, database_status
 from migtool.errors import (
     InputError,
+    MalformedReleaseError,
     ReleaseExistsError,
 )
 
@@ -88,17 +89,25 @@ def diff_releases(project: Project, old: str, new: str | None = None) -> Release
 
 @dataclass(frozen=True)
 class ReleaseSummary:
+    """One release file.  ``problem`` says why a file cannot be read (then the
+    counts are unknown), so one broken file is listed instead of hiding the rest."""
+
     name: str
-    apps: int
+    apps: int | None
     migrations: int | None
     legacy: bool
+    problem: str | None = None
 
 
 def list_releases(project: Project) -> list[ReleaseSummary]:
     """Return every known release, newest first; reads files only, no Django setup."""
     summaries = []
     for name in project.store.names():
-        snapshot = project.store.load(name)
+        try:
+            snapshot = project.store.load(name)
+        except MalformedReleaseError as error:
+            summaries.append(ReleaseSummary(name, None, None, False, error.message))
+            continue
         count = None if snapshot.legacy else len(snapshot.keys())
         summaries.append(ReleaseSummary(name, len(snapshot.apps), count, snapshot.legacy))
     return summaries
@@ -112,5 +121,6 @@ def database_state(project: Project, database: str) -> DatabaseStatus:
     project.setup()
     connection = get_connection(database)
     recorded = load_recorded(connection)
-    releases = [project.load_release(name) for name in project.store.names()]
-    return database_status(project.graph, recorded, releases, database)
+    releases, unreadable = project.readable_releases()
+    status = database_status(project.graph, recorded, releases, database)
+    return replace(status, unreadable_releases={name: error.message for name, error in unreadable.items()})

@@ -17,7 +17,6 @@ from migtool.core.snapshot import (
     check_release_name,
 )
 from migtool.errors import (
-    InputError,
     PlanRefusedError,
 )
 
@@ -92,13 +91,7 @@ def _drift(project: Project, steps: tuple[MigrationKey, ...]) -> tuple[str, ...]
     """Steps whose file changed since a release froze it: reverting them would run code
     that never ran forwards on databases that applied the frozen version.  Release
     files that cannot be read are skipped here (``releases`` and ``doctor`` report them)."""
-    releases = []
-    apps = {step.app_label for step in steps}
-    for name in project.store.names():
-        try:
-            releases.append(project.load_release(name, apps))
-        except InputError:
-            continue
+    releases, _ = project.readable_releases({step.app_label for step in steps})
     first: dict[str, str] = {}  # one blocker per migration, from the first release that froze it
     for finding in drift(project.graph, releases, frozenset(steps)):
         if finding.code == "drift-edited":

@@ -58,9 +58,12 @@ def diagnose(
     facts: Mapping[MigrationKey, MigrationFacts],
     recorded: Mapping[MigrationKey, int] | None = None,
     runs: Iterable[RunFact] = (),
+    unreadable: Mapping[str, str] | None = None,
 ) -> list[Finding]:
-    """Return every finding, most severe first.  ``recorded`` is None without a database."""
+    """Return every finding, most severe first.  ``recorded`` is None without a database;
+    ``unreadable`` maps release files that could not be read to the problem."""
     findings = [
+        *unreadable_releases(unreadable or {}),
         *conflicting_leaves(graph),
         *suspicious_replaces(graph),
         *partial_squashes_on_disk(graph),
@@ -260,6 +263,22 @@ def _drift(severity: str, code: str, key: MigrationKey, release: str, what: str)
         "rollback would run code that never ran forwards.",
         "Restore the migration as it was frozen (version control), or re-freeze the release if it never shipped.",
     )
+
+
+def unreadable_releases(unreadable: Mapping[str, str]) -> list[Finding]:
+    """Release files that cannot be read: every other check skipped them."""
+    return [
+        Finding(
+            ERROR,
+            "release-unreadable",
+            name,
+            problem,
+            f"A rollback or migrate-safe to release {name} is refused, and no check above covered it.",
+            f"Restore releases/{name}.json from version control, or re-create it with "
+            f"'migtool freeze --release {name} --force' on the release's commit.",
+        )
+        for name, problem in sorted(unreadable.items())
+    ]
 
 
 def unreachable_releases(graph: ProjectGraph, releases: Sequence[ReleaseSnapshot]) -> list[Finding]:

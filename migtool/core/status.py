@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from migtool.core.graph import MigrationKey, ProjectGraph
 from migtool.core.planner import matches_release
@@ -27,11 +27,14 @@ class AppStatus:
 
 @dataclass(frozen=True)
 class DatabaseStatus:
-    """The whole database: per app, and which releases it matches exactly."""
+    """The whole database: per app, and which releases it matches exactly.
+    ``unreadable_releases`` maps release files that could not be read (and so
+    were not compared) to the problem."""
 
     database: str
     apps: tuple[AppStatus, ...]
     matching_releases: tuple[str, ...]
+    unreadable_releases: Mapping[str, str] = field(default_factory=dict)
 
 
 def database_status(

@@ -61,7 +61,8 @@ def releases_to_dict(releases: list[ReleaseSummary]) -> dict[str, Any]:
         "releases",
         {
             "releases": [
-                {"name": r.name, "apps": r.apps, "migrations": r.migrations, "legacy": r.legacy} for r in releases
+                {"name": r.name, "apps": r.apps, "migrations": r.migrations, "legacy": r.legacy, "problem": r.problem}
+                for r in releases
             ]
         },
     )
@@ -73,6 +74,7 @@ def status_to_dict(status: DatabaseStatus) -> dict[str, Any]:
         {
             "database": status.database,
             "matching_releases": list(status.matching_releases),
+            "unreadable_releases": dict(sorted(status.unreadable_releases.items())),
             "apps": [
                 {
                     "app": a.app,

@@ -40,7 +40,8 @@ def releases_table(releases: list[ReleaseSummary], *, ascii_only: bool) -> Table
     table = _table("Releases (newest first)", "Release", "Apps", "Migrations", "Format", ascii_only=ascii_only)
     for r in releases:
         count = "?" if r.migrations is None else str(r.migrations)
-        table.add_row(r.name, str(r.apps), count, "legacy (leaves only)" if r.legacy else "full")
+        form = f"! unreadable: {r.problem}" if r.problem else "legacy (leaves only)" if r.legacy else "full"
+        table.add_row(r.name, "?" if r.apps is None else str(r.apps), count, form)
     return table
 
 

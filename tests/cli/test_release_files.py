@@ -20,7 +20,6 @@ from click.testing import CliRunner, Result
 from migtool.cli.main import cli
 from migtool.core.snapshot import AppSnapshot, ReleaseSnapshot
 from migtool.django_adapter import bootstrap
-from migtool.errors import InvalidReleaseNameError
 
 D0, D1 = "0" * 64, "1" * 64
 OLD = {"shop": {"0001_initial": D0, "0002_price": D0}, "users": {"0001_initial": D0}}
@@ -125,13 +124,13 @@ def test_releases_json(migtool):
     migtool.write("1.0", '{"shop": "0002_price"}')  # legacy, leaves only
     result = migtool("releases", "--format", "json")
     assert result.exit_code == 0, result.output
-    full = {"apps": 2, "migrations": 3, "legacy": False}
+    full = {"apps": 2, "migrations": 3, "legacy": False, "problem": None}
     assert json.loads(result.stdout) == {
         "schema_version": 1,
         "kind": "releases",
         "releases": [
             *({"name": n, **full} for n in NEWEST_FIRST),
-            {"name": "1.0", "apps": 1, "migrations": None, "legacy": True},
+            {"name": "1.0", "apps": 1, "migrations": None, "legacy": True, "problem": None},
         ],
     }
 
@@ -253,10 +252,10 @@ def test_unknown_release_names_the_known_ones(two_releases):
     ],
     ids=["not-json", "list", "not-utf8"],
 )
-@pytest.mark.parametrize("command", [["diff", "1.0", "2.0"], ["releases"]], ids=["diff", "releases"])
-def test_malformed_release_file(two_releases, content, problem, command):
+def test_malformed_release_file(two_releases, content, problem):
+    """A command that names the broken release refuses it (exit 2)."""
     path = two_releases.write("2.0", content)
-    result = two_releases(*command)
+    result = two_releases("diff", "1.0", "2.0")
     assert result.exit_code == 2, result.output
     error = result.stderr.splitlines()[0]
     assert error.startswith(f"Error: Malformed release file {path}: {problem}")
@@ -264,11 +263,31 @@ def test_malformed_release_file(two_releases, content, problem, command):
 
 
 @pytest.mark.parametrize(
+    ("content", "problem"),
+    [("{not json", "not valid JSON"), (b"\xff\xfe{}", "not UTF-8 text")],
+    ids=["not-json", "not-utf8"],
+)
+def test_releases_lists_the_good_files_and_flags_the_broken_one(two_releases, content, problem):
+    """One broken file does not hide the others: 'releases' lists every file, the
+    broken one as a row saying why, and exits 0."""
+    path = two_releases.write("1.5", content)
+    result = two_releases("releases")
+    assert result.exit_code == 0, result.output
+    assert first_column(result.stdout) == ["2.0", "1.5", "1.0"]
+    assert "! unreadable: Malformed release file" in result.stdout
+    assert result.stderr.startswith(f"Warning: Malformed release file {path}: {problem}")
+    payload = json.loads(two_releases("releases", "--format", "json").stdout)
+    rows = {r["name"]: r for r in payload["releases"]}
+    assert rows["1.5"]["apps"] is None and rows["1.5"]["problem"].startswith(f"Malformed release file {path}")
+    assert rows["2.0"] == {"name": "2.0", "apps": 1, "migrations": 3, "legacy": False, "problem": None}
+
+
+@pytest.mark.parametrize(
     ("args", "error_type"),
     [
         (["diff", "../x", "2.0"], "InvalidReleaseNameError"),
         (["diff", "1.0", "3.0"], "UnknownReleaseError"),
-        (["releases"], None),
+        (["diff", "1.0", "2.0"], None),
     ],
 )
 def test_errors_as_json(two_releases, args, error_type):
@@ -340,7 +359,12 @@ def test_default_releases_dir_is_releases_in_the_current_directory(two_releases,
     ],
     ids=["group-option", "command-option", "environment"],
 )
-def test_traceback_lets_the_error_propagate(two_releases, args, env):
-    result = two_releases(*args, env=env, catch_exceptions=True)
-    assert isinstance(result.exception, InvalidReleaseNameError), result.output
-    assert "Error:" not in result.stderr
+def test_traceback_is_shown_and_the_error_still_reported(two_releases, args, env):
+    """--traceback adds the traceback; the Error/Hint lines, the JSON error and the
+    exit code stay exactly those of a run without it."""
+    plain = two_releases("diff", "../x", "2.0", "--format", "json")
+    result = two_releases(*args, "--format", "json", env=env)
+    assert result.exit_code == plain.exit_code == 2, result.output
+    assert "Traceback" in result.stderr and "InvalidReleaseNameError" in result.stderr, result.stderr
+    assert result.stderr.splitlines()[-2:] == plain.stderr.splitlines()
+    assert result.stdout == plain.stdout and json.loads(result.stdout)["error"]["exit_code"] == 2

@@ -636,3 +636,40 @@ def test_rollback_is_not_broken_by_an_unrelated_malformed_release_file(make_proj
     assert project.migtool("rollback", "1.0", "--dry-run", "--allow-drift").code == EXIT_OK
     result = project.migtool("rollback", "1.0", "--dry-run")
     assert result.code == EXIT_OK, result
+
+
+@pytest.mark.backends
+def test_one_malformed_release_file_breaks_only_the_commands_naming_it(make_project: MakeProject, backend: str):
+    """releases/0.9.json is hand-broken next to good 1.0 and 2.0: ``releases``, ``status`` and
+    ``doctor`` report it and go on with the good ones; commands naming 0.9 refuse it (exit 2)."""
+    project = make_project({"shop": {"0001_initial": mig("0001_initial")}})
+    freeze(project, "1.0")
+    project.write_migration("shop", "0002_more", mig("0002_more", "0001_initial"))
+    freeze(project, "2.0")
+    manage_migrate(project)
+    bad = Path("releases", "0.9.json")  # as migtool names it, from the project directory
+    (project.root / bad).write_text('{"broken": ')
+
+    listed = project.migtool("releases", "--format", "json")
+    assert listed.code == EXIT_OK, listed
+    rows = {r["name"]: r["problem"] for r in json.loads(listed.stdout)["releases"]}
+    assert rows["1.0"] is None and rows["2.0"] is None and rows["0.9"].startswith(f"Malformed release file {bad}")
+
+    status = project.migtool("status", "--format", "json")
+    assert status.code == EXIT_OK, status
+    payload = json.loads(status.stdout)
+    assert payload["matching_releases"] == ["2.0"], payload
+    assert list(payload["unreadable_releases"]) == ["0.9"], payload
+    assert f"Warning: Malformed release file {bad}" in status.stderr, status
+
+    result, report = doctor_database(project)
+    assert triples(report) == [("error", "release-unreadable", "0.9")], report
+    assert result.code == EXIT_FINDINGS
+    assert "not valid JSON" in finding(report, "release-unreadable", "0.9")["message"]
+    (project.root / bad).unlink()
+    assert doctor_database(project)[0].code == EXIT_OK  # the file was the only finding
+    (project.root / bad).write_text('{"broken": ')
+
+    for args in (["rollback", "0.9", "--dry-run"], ["migrate-safe", "--release", "0.9"], ["diff", "0.9"]):
+        refused = project.migtool(*args)
+        assert refused.code == 2 and refused.stderr.startswith(f"Error: Malformed release file {bad}"), refused

@@ -22,6 +22,8 @@ def status(app: AppContext, *, database: str) -> None:
     """
     state = api.database_state(app.project(), database)
     app.emit(status_to_dict(state), status_table(state, ascii_only=app.ascii_only))
+    for problem in state.unreadable_releases.values():
+        app.say(f"Warning: {problem} Not compared.")
     if state.matching_releases:
         app.say(f"Database {database!r} matches release {', '.join(state.matching_releases)}.")
     else:
