@@ -67,6 +67,7 @@ class StepResult:
     irreversible: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     seeded_rows: int | None = None
+    seed_skipped: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -174,8 +175,8 @@ class _Rehearsal:
     def run(self, chain: list[str]) -> list[StepResult]:
         started = time.monotonic()
         error = self._forward(chain[0])
-        fingerprint, seeded = (None, None) if error else self._arrive()
-        first = StepResult(None, chain[0], FAILED if error else OK, errors=_some(error), seeded_rows=seeded)
+        fingerprint, seeded = (None, {}) if error else self._arrive()
+        first = StepResult(None, chain[0], FAILED if error else OK, errors=_some(error), **seeded)
         self._add(_with(first, seconds=_since(started)))
         for old, new in zip(chain, chain[1:], strict=False):
             if fingerprint is None:  # the scratch database is not where this step starts
@@ -196,14 +197,16 @@ class _Rehearsal:
 
         return get_connection(self.database, create=True)
 
-    def _arrive(self) -> tuple[SchemaFingerprint, int | None]:
-        """At a release: its fingerprint, then the seeded rows (which do not change it)."""
+    def _arrive(self) -> tuple[SchemaFingerprint, dict[str, Any]]:
+        """At a release: its fingerprint, then seed rows (which do not change it); return
+        the fingerprint and the ``StepResult`` fields that say what was seeded."""
         from migtool.django_adapter.fingerprint import take_fingerprint
 
         fingerprint = take_fingerprint(self._connection())
         if self.seeder is None:
-            return fingerprint, None
-        return fingerprint, self.seeder.seed(self._connection()).total
+            return fingerprint, {}
+        seeded = self.seeder.seed(self._connection())
+        return fingerprint, {"seeded_rows": seeded.total, "seed_skipped": tuple(seeded.skipped)}
 
     def _forward(self, target: str) -> str | None:
         """Migrate forward to ``target`` with migrate-safe; return the error, if any."""
@@ -229,7 +232,7 @@ class _Rehearsal:
         if error:
             return StepResult(old, new, FAILED, NOT_RUN, NOT_RUN, NOT_RUN, errors=(error,)), None
         new_fingerprint, seeded = self._arrive()
-        base = StepResult(old, new, OK, seeded_rows=seeded)
+        base = StepResult(old, new, OK, **seeded)
         preview = preview_rollback(self.project, old, self.database, allow_drift=True)
         if preview.plan.refusals:
             refusals = tuple(r.message for r in preview.plan.refusals)

@@ -6,10 +6,11 @@ schema" from "almost" can use ``take_fingerprint`` too.  Columns come from
 one catalogue query per backend (the type as the backend spells it, e.g.
 ``numeric(10,2)`` or ``varchar(10)``, nullability, and the default where the
 backend stores one); indexes and constraints from Django's
-``introspection.get_constraints``, which every backend implements.  Check
-constraints are compared by name and columns: not every backend reports the
-clause.  migtool's own journal tables are left out: they record the runs,
-they are not the project's schema.  Read-only.
+``introspection.get_constraints``, which every backend implements, with the
+clause of each check constraint where the catalogue keeps it (PostgreSQL,
+MariaDB, MySQL; on SQLite checks are compared by name and columns).
+migtool's own journal tables are left out: they record the runs, they are
+not the project's schema.  Read-only.
 """
 
 from __future__ import annotations
@@ -37,6 +38,18 @@ _COLUMNS_SQL = {
     "WHERE c.table_schema = DATABASE() AND t.table_type = 'BASE TABLE'",
 }
 
+_CHECKS_SQL = {
+    "postgresql": "SELECT cl.relname, c.conname, pg_get_constraintdef(c.oid) FROM pg_constraint c "
+    "JOIN pg_class cl ON c.conrelid = cl.oid JOIN pg_namespace n ON cl.relnamespace = n.oid "
+    "WHERE c.contype = 'c' AND n.nspname = current_schema()",
+    "mariadb": "SELECT table_name, constraint_name, check_clause FROM information_schema.check_constraints "
+    "WHERE constraint_schema = DATABASE()",
+    "mysql": "SELECT t.table_name, c.constraint_name, c.check_clause FROM information_schema.check_constraints c "
+    "JOIN information_schema.table_constraints t ON t.constraint_schema = c.constraint_schema "
+    "AND t.constraint_name = c.constraint_name AND t.constraint_type = 'CHECK' "
+    "WHERE c.constraint_schema = DATABASE()",
+}
+
 # Names Django's introspection makes up rather than reads from the schema (see Constraint.name).
 _INVENTED_NAMES = {"sqlite": ("__primary__", "__unnamed_constraint_", "fk_"), "mysql": ("__unnamed_constraint_",)}
 
@@ -50,15 +63,27 @@ def take_fingerprint(connection: Any) -> SchemaFingerprint:
             for t, n, kind, null, default in cursor.fetchall()
             if not str(t).startswith(JOURNAL_PREFIX)
         )
+        checks = _check_clauses(connection, cursor)
         constraints = frozenset(
-            _constraint(connection, table, name, info)
+            _constraint(connection, table, name, info, checks)
             for table in sorted({c.table for c in columns})
             for name, info in connection.introspection.get_constraints(cursor, table).items()
         )
     return SchemaFingerprint(columns, constraints)
 
 
-def _constraint(connection: Any, table: str, name: str, info: dict[str, Any]) -> Constraint:
+def _check_clauses(connection: Any, cursor: Any) -> dict[tuple[str, str], str]:
+    """``(table, constraint name) -> clause`` of every check constraint the catalogue describes."""
+    flavour = "mariadb" if getattr(connection, "mysql_is_mariadb", False) else connection.vendor
+    if flavour not in _CHECKS_SQL:
+        return {}
+    cursor.execute(_CHECKS_SQL[flavour])
+    return {(str(table), str(name)): str(clause) for table, name, clause in cursor.fetchall()}
+
+
+def _constraint(
+    connection: Any, table: str, name: str, info: dict[str, Any], checks: dict[tuple[str, str], str]
+) -> Constraint:
     invented = name.startswith(_INVENTED_NAMES.get(connection.vendor, ()))
     if info.get("primary_key"):
         kind = "primary key"
@@ -80,6 +105,11 @@ def _constraint(connection: Any, table: str, name: str, info: dict[str, Any]) ->
         if info.get("definition"):
             parts.append(str(info["definition"]))
         detail = " ".join(p for p in parts if p)
+    elif kind == "check constraint":
+        # MariaDB names an inline check after its column; Django's introspection renames it.
+        columns = list(info.get("columns") or ())
+        original = columns[0] if invented and len(columns) == 1 else name
+        detail = checks.get((table, original), "")
     return Constraint(
         table=table,
         name=None if invented else name,

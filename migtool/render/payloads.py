@@ -233,6 +233,7 @@ def verify_to_dict(report: VerifyReport) -> dict[str, Any]:
                     "preflight_miss": s.preflight_miss,
                     "notes": list(s.notes),
                     "seeded_rows": s.seeded_rows,
+                    "seed_skipped": list(s.seed_skipped),
                 }
                 for s in report.steps
             ],

@@ -180,6 +180,7 @@ def verify_table(report: VerifyReport, *, ascii_only: bool) -> Table:
             + ["pre-flight miss: it had called this rollback safe"] * step.preflight_miss
             + [f"pre-flight predicted: {p}" for p in step.predicted] * (step.rollback == "failed")
             + list(step.notes)
+            + [f"not seeded: {why}" for why in step.seed_skipped]
         )
         table.add_row(
             "ok" if step.ok else "x",

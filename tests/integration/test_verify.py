@@ -46,19 +46,24 @@ NAME_TYPES = {
 
 
 def verify(project: Project, *args: str) -> tuple[Result, dict[str, Any]]:
-    """Run verify with JSON output; check the real database is untouched and the scratch one gone."""
+    """Run verify with JSON output; check the real database is untouched and the scratch
+    one gone (or, with ``--keep``, still there)."""
     before = snapshot_db(project)
     result = project.migtool("verify", "--format", "json", *args)
     assert result.code in (0, 1), result
     assert snapshot_db(project) == before, "verify changed the real database"
     report = json.loads(result.stdout)
     assert report["kind"] == "verify" and report["ok"] == (result.code == 0), result
-    if project.db.backend == "sqlite":
-        assert not Path(report["scratch_database"]).exists()
-    else:
+    assert scratch_exists(project, report["scratch_database"]) == ("--keep" in args), report
+    if project.db.backend != "sqlite":
         assert report["scratch_database"] == f"test_{project.db.name}"
-        assert not database_exists(project.db.backend, report["scratch_database"])
     return result, report
+
+
+def scratch_exists(project: Project, name: str) -> bool:
+    if project.db.backend == "sqlite":
+        return Path(name).exists()
+    return database_exists(project.db.backend, name)
 
 
 def steps(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -141,6 +146,55 @@ def test_clean_project_passes(make_project: MakeProject) -> None:
     assert result.code == 0, result
     assert [(s["from"], s["to"]) for s in report["steps"]] == [(None, "r1"), ("r1", "(disk)")]
     assert report["steps"][1]["schema"] == "restored exactly"
+
+
+CHECK_CONSTRAINT = """
+import django
+
+CONDITION = "condition" if django.VERSION >= (5, 1) else "check"
+"""
+
+
+@pytest.mark.backends
+def test_check_constraint_survives_and_rows_it_refuses_are_reported(make_project: MakeProject) -> None:
+    """A project with a check constraint passes with data; the rows it refuses are named, not lost."""
+    check = "models.CheckConstraint(**{CONDITION: models.Q(qty__lt=100)}, name='shop_item_qty_small')"
+    apps = shop_after_item({})
+    apps["shop"]["0002_check"] = migration(
+        deps=[("shop", "0001_a")], ops=[f"migrations.AddConstraint('Item', {check})"], preamble=CHECK_CONSTRAINT
+    )
+    apps["shop"]["0003_note"] = migration(
+        deps=[("shop", "0002_check")], ops=[add_field("Item", "note", "models.TextField(null=True)")]
+    )
+    project = released_project(make_project, apps, {("shop", "0001_a"), ("shop", "0002_check")})
+    result, report = verify(project, "--with-data", "--keep")
+    try:
+        assert result.code == 0, result
+        first, step = report["steps"]
+        assert first["seeded_rows"] == 0 and len(first["seed_skipped"]) == 1, first
+        assert first["seed_skipped"][0].startswith("shop_item: "), first
+        assert "shop_item_qty_small" in first["seed_skipped"][0], first
+        assert step["schema"] == "restored exactly", step
+    finally:
+        if project.db.backend == "sqlite":
+            shutil.rmtree(Path(report["scratch_database"]).parent)
+        else:
+            Database(project.db.backend, report["scratch_database"]).drop()
+
+
+@pytest.mark.backends
+def test_scratch_name_that_is_the_real_database_is_refused(make_project: MakeProject, backend: str) -> None:
+    if backend == "sqlite":
+        pytest.skip("SQLite rehearses on a temporary file, never on TEST['NAME']")
+    same = "DATABASES['default']['TEST'] = {'NAME': DATABASES['default']['NAME']}"
+    project = released_project(make_project, merge_shape(), MERGE_RELEASE)
+    project.extra_settings = same
+    project.write_settings()
+    before = snapshot_db(project)
+    result = project.migtool("verify")
+    assert result.code == 3, result
+    assert f"would be its real database '{project.db.name}'" in result.stderr, result
+    assert snapshot_db(project) == before
 
 
 @pytest.mark.backends
