@@ -86,6 +86,7 @@ def cli(ctx: click.Context) -> None:
       migtool status                      what the database has applied
       migtool rollback 2.0.3 --yes        unapply everything not in 2.0.3
       migtool migrate-safe                migrate all-or-nothing
+      migtool verify                      rehearse every release's rollback
 
     The project is found as manage.py finds it: --settings or
     DJANGO_SETTINGS_MODULE, with the current directory on the Python path.

@@ -139,8 +139,8 @@ def test_example_with_data_finds_the_not_null_revert(shopsite: Project) -> None:
 # --------------------------------------------------------------------------- fixture projects
 
 
-@pytest.mark.backends
 def test_clean_project_passes(make_project: MakeProject) -> None:
+    """Merges, a cross-app foreign key and a late app (the example covers these on every backend)."""
     project = released_project(make_project, merge_shape(), MERGE_RELEASE)
     result, report = verify(project)
     assert result.code == 0, result
