@@ -153,7 +153,9 @@ def _targets(
     return [target]
 
 
-def execute_migrate(project: Project, preview: MigratePreview, observer: Observer) -> int:
+def execute_migrate(
+    project: Project, preview: MigratePreview, observer: Observer, *, fleet_run: str | None = None
+) -> int:
     """Apply a previewed forward batch all-or-nothing; return the journal's run id.
 
     Call it inside the ``exclusive`` block the preview was made in.
@@ -176,4 +178,5 @@ def execute_migrate(project: Project, preview: MigratePreview, observer: Observe
         observer,
         command="migrate-safe",
         release=preview.release,
+        fleet_run=fleet_run,
     )

@@ -68,6 +68,16 @@ def preview_rollback(project: Project, release: str, database: str, *, allow_dri
     return _preview_backwards(project, get_connection(database), database, snapshot, allow_drift=allow_drift)
 
 
+def refuse_if_blocked(preview: RollbackPreview) -> None:
+    """Raise ``PlanRefusedError`` listing every blocker, when the preview has any."""
+    if preview.blockers:
+        raise PlanRefusedError(
+            f"Rollback to {preview.plan.release} refused, nothing was touched: " + " | ".join(preview.blockers),
+            hint="Each blocker names the migration and the cause; fix the data or the migration, then retry.",
+            blockers=list(preview.blockers),
+        )
+
+
 def _preview_backwards(
     project: Project, connection: Any, database: str, snapshot: ReleaseSnapshot, *, allow_drift: bool = False
 ) -> RollbackPreview:
@@ -117,7 +127,12 @@ def rollback_sql(project: Project, preview: RollbackPreview) -> list[str]:
 
 
 def execute_rollback(
-    project: Project, preview: RollbackPreview, observer: Observer, *, command: str = "rollback"
+    project: Project,
+    preview: RollbackPreview,
+    observer: Observer,
+    *,
+    command: str = "rollback",
+    fleet_run: str | None = None,
 ) -> tuple[MigrationKey, ...]:
     """Run a previewed rollback that has no blockers; return the migrations unapplied.
 
@@ -147,7 +162,15 @@ def run_rollback(preview: RollbackPreview, observer: Observer, *, command: str) 
         stale_rows=preview.plan.stale_rows,
     )
 
-    run_journaled(connection, batch, observer, command=command, release=preview.plan.release, prepared=preview.prepared)
+    run_journaled(
+        connection,
+        batch,
+        observer,
+        command=command,
+        release=preview.plan.release,
+        prepared=preview.prepared,
+        fleet_run=fleet_run,
+    )
     return preview.plan.steps
 
 

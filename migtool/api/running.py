@@ -17,10 +17,14 @@ if TYPE_CHECKING:
 
 
 @contextmanager
-def exclusive(project: Project, database: str, lock_timeout: float, *, create: bool = False) -> Iterator[None]:
+def exclusive(
+    project: Project, database: str, lock_timeout: float, *, create: bool = False, scope: str | None = None
+) -> Iterator[None]:
     """Hold the database's migtool lock for a whole command: planning, checks,
     confirmation and execution, so nothing is planned against a database that
-    another run is changing.  Raises ``LockHeldError`` after ``lock_timeout``."""
+    another run is changing.  Raises ``LockHeldError`` after ``lock_timeout``.
+
+    ``scope`` (a schema) locks only that part of the database, for fleet targets."""
     from migtool.django_adapter.connection import get_connection
     from migtool.django_adapter.journal import RUNNING, Journal
     from migtool.django_adapter.lock import migration_lock
@@ -32,7 +36,7 @@ def exclusive(project: Project, database: str, lock_timeout: float, *, create: b
         running = [r for r in Journal(connection).runs(5, lock_free=False) if r.status == RUNNING]
         return running[0].describe() if running else "a run that has not journaled yet"
 
-    with migration_lock(connection, lock_timeout, holder):
+    with migration_lock(connection, lock_timeout, holder, scope):
         yield
 
 
@@ -44,15 +48,18 @@ def run_journaled(
     command: str,
     release: str | None,
     prepared: Prepared | None = None,
+    fleet_run: str | None = None,
 ) -> int:
-    """Run ``batch`` recorded in the journal; return the run id.  Call it inside ``exclusive``."""
+    """Run ``batch`` recorded in the journal; return the run id.  Call it inside ``exclusive``.
+
+    ``fleet_run`` is stored on the run's row when it is part of a fleet run."""
     from django.db import connections
 
     from migtool.django_adapter.executor import run_batch
     from migtool.django_adapter.journal import FAILED, RESTORED, SUCCEEDED, Journal, StepLog
 
     journal = Journal(connection)
-    run_id = journal.begin(command, release, "backwards" if batch.backwards else "forwards")
+    run_id = journal.begin(command, release, "backwards" if batch.backwards else "forwards", fleet_run)
     log = StepLog(journal, run_id, backwards=batch.backwards, live=not batch.in_one_transaction)
 
     def observe(event: StepEvent) -> None:

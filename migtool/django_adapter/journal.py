@@ -47,6 +47,7 @@ def _models() -> tuple[Any, Any]:
             pid = models.IntegerField()
             migtool_version = models.CharField(max_length=32)
             django_version = models.CharField(max_length=32)
+            fleet_run = models.CharField(max_length=40, null=True)
 
             class Meta:
                 apps = journal_apps
@@ -101,6 +102,7 @@ class RunRecord:
     migtool_version: str
     django_version: str
     steps: tuple[StepRecord, ...] = ()
+    fleet_run: str | None = None
 
     def describe(self) -> str:
         since = self.started_at.isoformat(timespec="seconds")
@@ -123,16 +125,31 @@ class Journal:
         return self.Run._meta.db_table in tables and self.Step._meta.db_table in tables
 
     def ensure_schema(self) -> None:
-        """Create the journal tables if missing, as ``MigrationRecorder.ensure_schema`` does."""
+        """Create the journal tables if missing, as ``MigrationRecorder.ensure_schema`` does,
+        and add the ``fleet_run`` column to a journal made by an older migtool."""
         if self.has_table():
+            if not self.has_fleet_column():
+                with self.connection.schema_editor() as editor:
+                    editor.add_field(self.Run, self.Run._meta.get_field("fleet_run"))
             return
         with self.connection.schema_editor() as editor:
             for model in (self.Run, self.Step):
                 if model._meta.db_table not in self.connection.introspection.table_names():
                     editor.create_model(model)
 
-    def begin(self, command: str, release: str | None, direction: str) -> int:
-        """Record a run as running (committed at once) and return its id."""
+    def has_fleet_column(self) -> bool:
+        """Journals written before fleets have no ``fleet_run`` column; they are read without it."""
+        with self.connection.cursor() as cursor:
+            columns = self.connection.introspection.get_table_description(cursor, self.Run._meta.db_table)
+        return any(c.name == "fleet_run" for c in columns)
+
+    def _run_rows(self) -> Any:
+        rows = self.Run.objects.using(self.connection.alias)
+        return rows if self.has_fleet_column() else rows.defer("fleet_run")
+
+    def begin(self, command: str, release: str | None, direction: str, fleet_run: str | None = None) -> int:
+        """Record a run as running (committed at once) and return its id; ``fleet_run``
+        names the fleet run it is part of."""
         import django
 
         self.ensure_schema()
@@ -148,6 +165,7 @@ class Journal:
             pid=os.getpid(),
             migtool_version=__version__,
             django_version=django.get_version(),
+            fleet_run=fleet_run,
         )
         return int(run.pk)
 
@@ -183,14 +201,23 @@ class Journal:
         """
         if not self.has_table():
             return []
-        rows = self.Run.objects.using(self.connection.alias).order_by("-pk")
+        rows = self._run_rows().order_by("-pk")
         return [self._record(row, lock_free) for row in (rows[:limit] if limit else rows)]
+
+    def fleet_runs(self, fleet_run: str, *, lock_free: bool = True) -> list[RunRecord]:
+        """Return this database's runs that were part of ``fleet_run``, oldest first, with
+        their steps; read-only (an old journal without the column has none)."""
+        if not self.has_table() or not self.has_fleet_column():
+            return []
+        ids = self.Run.objects.using(self.connection.alias).filter(fleet_run=fleet_run).order_by("pk")
+        records = (self.run(pk, lock_free=lock_free) for pk in ids.values_list("pk", flat=True))
+        return [r for r in records if r is not None]
 
     def run(self, run_id: int, *, lock_free: bool = True) -> RunRecord | None:
         """Return one run with its steps, or None; read-only."""
         if not self.has_table():
             return None
-        row = self.Run.objects.using(self.connection.alias).filter(pk=run_id).first()
+        row = self._run_rows().filter(pk=run_id).first()
         if row is None:
             return None
         steps = self.Step.objects.using(self.connection.alias).filter(run_id=run_id).order_by("position", "pk")
@@ -221,6 +248,7 @@ class Journal:
             migtool_version=row.migtool_version,
             django_version=row.django_version,
             steps=steps,
+            fleet_run=row.__dict__.get("fleet_run"),  # deferred (absent) on an old journal
         )
 
 

@@ -4,6 +4,10 @@
 * MySQL/MariaDB: ``GET_LOCK`` on a name derived from the database;
 * SQLite: an exclusive ``flock`` on a file beside the database file.
 
+A lock may have a ``scope`` inside its database, a PostgreSQL schema of a
+fleet: then it has a key (or name) of its own, so runs on different schemas
+of one database proceed in parallel while two runs never share a schema.
+
 The PostgreSQL and MySQL locks are held on a connection of their own, so the
 migration connection can be closed after a failure (which Django's SQLite and
 MySQL paths sometimes require) without releasing the lock mid-recovery.
@@ -13,6 +17,7 @@ killed process's lock is released by the server or the kernel.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -27,19 +32,23 @@ POLL_SECONDS = 0.2
 
 
 @contextmanager
-def migration_lock(connection: Any, timeout: float, holder: Callable[[], str]) -> Iterator[None]:
-    """Hold the database's migtool lock for the block; wait up to ``timeout`` seconds.
+def migration_lock(
+    connection: Any, timeout: float, holder: Callable[[], str], scope: str | None = None
+) -> Iterator[None]:
+    """Hold the database's migtool lock (for ``scope`` in it, if given) for the block;
+    wait up to ``timeout`` seconds.
 
     Raises ``LockHeldError`` naming the holder (``holder()`` describes it)
     when the lock stays taken.
     """
-    lock = _lock_for(connection)
+    lock = _lock_for(connection, scope)
     deadline = time.monotonic() + max(timeout, 0)
     while not lock.try_acquire():
         if time.monotonic() >= deadline:
             lock.close()
             raise LockHeldError(
-                f"Another migtool run holds the lock on database {connection.alias!r}: {holder()}.",
+                f"Another migtool run holds the lock on database {connection.alias!r}"
+                f"{f' schema {scope!r}' if scope else ''}: {holder()}.",
                 hint="Wait for it to finish, or raise --lock-timeout. The lock is released when that process "
                 "exits, even if it is killed.",
             )
@@ -51,9 +60,9 @@ def migration_lock(connection: Any, timeout: float, holder: Callable[[], str]) -
         lock.close()
 
 
-def is_locked(connection: Any) -> bool:
+def is_locked(connection: Any, scope: str | None = None) -> bool:
     """Return whether some run holds the lock now, without waiting (read-only)."""
-    lock = _lock_for(connection)
+    lock = _lock_for(connection, scope)
     if not lock.may_be_held():
         return False
     try:
@@ -71,11 +80,12 @@ class _ServerLock:
     acquire_sql = ""
     release_sql = ""
 
-    def __init__(self, connection: Any) -> None:
+    def __init__(self, connection: Any, scope: str | None) -> None:
         from django.db import connections
 
         self.connection = connections.create_connection(connection.alias)
-        self.name = f"migtool:{connection.settings_dict['NAME']}"[:64]
+        self.name = f"migtool:{connection.settings_dict['NAME']}{f':{scope}' if scope else ''}"[:64]
+        self.key = ADVISORY_KEY if scope is None else _scope_key(scope)
 
     def _scalar(self, sql: str, params: list[Any]) -> Any:
         with self.connection.cursor() as cursor:
@@ -91,10 +101,15 @@ class _ServerLock:
 
 class _PostgresLock(_ServerLock):
     def try_acquire(self) -> bool:
-        return bool(self._scalar("SELECT pg_try_advisory_lock(%s)", [ADVISORY_KEY]))
+        return bool(self._scalar("SELECT pg_try_advisory_lock(%s)", [self.key]))
 
     def release(self) -> None:
-        self._scalar("SELECT pg_advisory_unlock(%s)", [ADVISORY_KEY])
+        self._scalar("SELECT pg_advisory_unlock(%s)", [self.key])
+
+
+def _scope_key(scope: str) -> int:
+    """A signed 64-bit advisory-lock key for a scope, stable across processes and machines."""
+    return int.from_bytes(hashlib.sha256(f"migtool:{scope}".encode()).digest()[:8], "big", signed=True)
 
 
 class _MySQLLock(_ServerLock):
@@ -108,8 +123,10 @@ class _MySQLLock(_ServerLock):
 class _SQLiteLock:
     """``flock`` on ``<database file>.migtool-lock``; an in-memory database needs none."""
 
-    def __init__(self, connection: Any) -> None:
+    def __init__(self, connection: Any, scope: str | None) -> None:
         name = str(connection.settings_dict["NAME"])
+        if scope is not None:
+            name = f"{name}.{scope}"
         self.path = None if name == ":memory:" or name.startswith("file:") else f"{name}.migtool-lock"
         self.handle: Any = None
 
@@ -142,15 +159,15 @@ class _SQLiteLock:
             self.handle = None
 
 
-def _lock_for(connection: Any) -> Any:
+def _lock_for(connection: Any, scope: str | None) -> Any:
     if connection.vendor not in _LOCKS:
         raise ConfigurationError(
             f"migtool cannot lock a {connection.vendor} database; it supports SQLite, PostgreSQL and MySQL/MariaDB."
         )
-    return _LOCKS[connection.vendor](connection)
+    return _LOCKS[connection.vendor](connection, scope)
 
 
-_LOCKS: dict[str, Callable[[Any], Any]] = {
+_LOCKS: dict[str, Callable[[Any, str | None], Any]] = {
     "postgresql": _PostgresLock,
     "mysql": _MySQLLock,
     "sqlite": _SQLiteLock,

@@ -6,8 +6,16 @@ import click
 
 from migtool import api
 from migtool.cli.context import AppContext
-from migtool.cli.options import database_option, format_option, lock_timeout_option, project_options
+from migtool.cli.fleet import Selection, run_changing
+from migtool.cli.options import (
+    fleet_run_options,
+    fleet_selection_options,
+    format_option,
+    lock_timeout_option,
+    project_options,
+)
 from migtool.errors import PlanRefusedError
+from migtool.fleet.runner import Policy
 from migtool.render.payloads import rollback_to_dict
 from migtool.render.tables import rollback_table
 
@@ -15,7 +23,7 @@ from migtool.render.tables import rollback_table
 @click.command("rollback")
 @click.argument("release", required=False)
 @click.option("--last", is_flag=True, help="Undo exactly what the most recent successful migrate-safe run applied.")
-@database_option
+@fleet_selection_options
 @click.option(
     "--dry-run",
     is_flag=True,
@@ -30,6 +38,7 @@ from migtool.render.tables import rollback_table
     "release froze it (its revert then runs code that never ran forwards).",
 )
 @lock_timeout_option
+@fleet_run_options
 @format_option
 @project_options
 @click.pass_obj
@@ -38,12 +47,18 @@ def rollback(
     *,
     release: str | None,
     last: bool,
-    database: str,
+    databases: tuple[str, ...],
+    all_databases: bool,
+    fleet: str | None,
     dry_run: bool,
     sql: bool,
     yes: bool,
     allow_drift: bool,
     lock_timeout: float,
+    jobs: int,
+    canary: int,
+    on_failure: str,
+    manifest: str | None,
 ) -> None:
     """Unapply every applied migration that is not part of RELEASE.
 
@@ -59,6 +74,17 @@ def rollback(
     """
     if (release is None) == (not last):
         raise click.UsageError("Give either RELEASE or --last.")
+    selection = Selection(databases, all_databases, fleet)
+    if selection.is_fleet:
+        if dry_run or sql or not yes:
+            raise click.UsageError("A fleet rollback runs with --yes; --dry-run and --sql take one database.")
+        if on_failure == "rollback":
+            raise click.UsageError("--on-failure rollback restores migrate-safe runs; use stop or continue here.")
+        command = "rollback" if release else "rollback --last"
+        order = api.FleetOrder(command, api.new_fleet_run(), release, lock_timeout, allow_drift=allow_drift)
+        run_changing(app, selection, order, Policy(jobs, canary, on_failure), manifest, prescan=False)
+        return
+    database = selection.single
     project = app.project()
     with api.exclusive(project, database, lock_timeout):
         _rollback(app, project, release, database=database, dry_run=dry_run, sql=sql, yes=yes, allow_drift=allow_drift)
@@ -84,7 +110,7 @@ def _rollback(
     for warning in preview.plan.warnings:
         app.say(f"Warning: {warning}")
     if sql:
-        _refuse_if_blocked(preview)
+        api.refuse_if_blocked(preview)
         click.echo("\n".join(api.rollback_sql(project, preview)))
         return
     if not preview.plan.steps and not preview.blockers:
@@ -99,7 +125,7 @@ def _rollback(
             click.get_current_context().exit(4)
         app.say(f"Dry run: the rollback to {target} can run ({len(preview.plan.steps)} steps); nothing was changed.")
         return
-    _refuse_if_blocked(preview)
+    api.refuse_if_blocked(preview)
     _confirm(app, preview, yes)
     unapplied = api.execute_rollback(
         project,
@@ -116,15 +142,6 @@ def _print_blockers(app: AppContext, preview: api.RollbackPreview) -> None:
     app.say(f"The rollback would be refused ({len(preview.blockers)} blocker(s)):")
     for blocker in preview.blockers:
         app.say(f"  ! {blocker}")
-
-
-def _refuse_if_blocked(preview: api.RollbackPreview) -> None:
-    if preview.blockers:
-        raise PlanRefusedError(
-            f"Rollback to {preview.plan.release} refused, nothing was touched: " + " | ".join(preview.blockers),
-            hint="Each blocker names the migration and the cause; fix the data or the migration, then retry.",
-            blockers=list(preview.blockers),
-        )
 
 
 def _confirm(app: AppContext, preview: api.RollbackPreview, yes: bool) -> None:
