@@ -2,4 +2,6 @@
 
 from migtool.cli import main
 
-main()
+# Guarded: a fleet's worker processes (multiprocessing "spawn") import this module again.
+if __name__ == "__main__":
+    main()

@@ -7,6 +7,16 @@ every use case so callers write ``api.preview_rollback`` and never care which
 module holds it.
 """
 
+from migtool.api.fleet import (
+    FleetOrder,
+    fleet_command,
+    fleet_status,
+    new_fleet_run,
+    read_each,
+    run_target,
+    select_targets,
+    up_to_date_targets,
+)
 from migtool.api.journal import diagnose_project, run_details, run_history
 from migtool.api.migrate import MigratePreview, execute_migrate, preview_migrate
 from migtool.api.project import NOW, Project
@@ -23,6 +33,7 @@ from migtool.api.rollback import (
     execute_rollback,
     preview_rollback,
     preview_rollback_last,
+    refuse_if_blocked,
     rollback_sql,
 )
 from migtool.api.running import exclusive, run_journaled
@@ -30,6 +41,7 @@ from migtool.api.verify import StepResult, VerifyReport, verify_releases
 
 __all__ = [
     "NOW",
+    "FleetOrder",
     "FreezeResult",
     "MigratePreview",
     "Project",
@@ -43,14 +55,22 @@ __all__ = [
     "execute_migrate",
     "execute_rollback",
     "exclusive",
+    "fleet_command",
+    "fleet_status",
     "freeze_release",
     "list_releases",
+    "new_fleet_run",
     "preview_migrate",
     "preview_rollback",
     "preview_rollback_last",
+    "read_each",
+    "refuse_if_blocked",
     "rollback_sql",
     "run_details",
     "run_history",
     "run_journaled",
+    "run_target",
+    "select_targets",
+    "up_to_date_targets",
     "verify_releases",
 ]

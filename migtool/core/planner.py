@@ -262,3 +262,11 @@ def _broken_dependencies(
             tuple(stranded),
         )
     ]
+
+
+def fully_migrated_rows(graph: ProjectGraph) -> frozenset[MigrationKey]:
+    """Return the ``django_migrations`` rows of a database that ``migrate`` brought from
+    nothing to every leaf on disk: each migration of the effective graph and every name
+    a squash in it stands for.  A database recording at least these rows has nothing
+    to migrate, whatever else it records (the squashes stay in effect)."""
+    return graph.stands_for(graph.effective().parents)

@@ -9,11 +9,13 @@ activated by ``migtool.django_adapter.schemas``.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from migtool.core.graph import MigrationKey
 from migtool.django_adapter.connection import get_connection
+from migtool.django_adapter.loader import load_recorded
 from migtool.errors import ConfigurationError
 from migtool.fleet.targets import Target
 
@@ -37,3 +39,29 @@ def target_connection(target: Target, *, create: bool = False) -> Iterator[Any]:
         ) from None
     with schemas.activate(target) as connection:
         yield connection
+
+
+def up_to_date(targets: Iterable[Target], expected: frozenset[MigrationKey]) -> set[Target]:
+    """Return the targets whose ``django_migrations`` records at least ``expected``:
+    they have nothing to migrate and are skipped untouched.
+
+    Read-only, one query per database alias: the alias's own table for an alias
+    target, and all its schemas' tables at once for schema targets.  A target
+    that cannot be read here is not up to date; running it reports why.
+    """
+    by_alias: dict[str, list[Target]] = {}
+    for target in targets:
+        by_alias.setdefault(target.alias, []).append(target)
+    fresh: set[Target] = set()
+    for alias, members in by_alias.items():
+        try:
+            connection = get_connection(alias)
+        except ConfigurationError:
+            continue
+        if any(t.schema is None for t in members) and expected <= set(load_recorded(connection)):
+            fresh.add(Target(alias))
+        schemas = [t.schema for t in members if t.schema is not None]
+        if schemas:
+            module = importlib.import_module("migtool.django_adapter.schemas")
+            fresh.update(Target(alias, s) for s in module.up_to_date(connection, schemas, expected))
+    return fresh

@@ -52,3 +52,36 @@ def unique(targets: list[Target]) -> list[Target]:
             seen.add(target)
             kept.append(target)
     return kept
+
+
+def read_fleet_file(path: str) -> list[Target]:
+    """Read the targets of a fleet file, in order: ``targets = ["default", "eu:tenant_7"]``.
+
+    TOML is read with ``tomllib`` (Python 3.11+) or the ``tomli`` backport on 3.10.
+    """
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except OSError as exc:
+        raise InputError(f"Cannot read the fleet file {path}: {exc.strerror}.", hint="Check the path.") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"The fleet file {path} is not valid TOML: {exc}.", hint="Fix the file.") from None
+    return fleet_from_value(data, f"the fleet file {path}")
+
+
+def fleet_from_value(value: object, where: str) -> list[Target]:
+    """Read targets from a fleet definition: a list of labels, or a table whose
+    ``targets`` is one (the shape of a fleet file and of ``settings.MIGTOOL_FLEET``)."""
+    labels = value.get("targets") if isinstance(value, dict) else value
+    if not isinstance(labels, (list, tuple)) or not labels or not all(isinstance(x, str) for x in labels):
+        raise InputError(
+            f"{where} names no targets: expected a non-empty list of labels such as "
+            '["default", "eu:tenant_7"] (under "targets").',
+            hint='Write targets = ["ALIAS", "ALIAS:SCHEMA", ...].',
+        )
+    return unique([Target.parse(label) for label in labels])

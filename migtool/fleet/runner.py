@@ -1,0 +1,133 @@
+"""Running one order over a fleet: canaries first, then up to ``jobs`` targets at once.
+
+Why it exists: the order of targets and what a failure does to the rest are
+the fleet's own decisions, apart from the work on each target
+(``migtool.api.fleet.run_target``, a plain function of target and order).
+
+* The canaries (the first target, and ``canary`` more) run one by one in this
+  process.  If one fails, nothing else is touched.
+* The rest run in worker processes, each of which sets up the project and
+  loads the migration graph once, for every target it is given.
+* ``on_failure``: ``stop`` starts no new target after a failure and lets the
+  running ones finish; ``continue`` attempts every target; ``rollback`` stops
+  likewise, then restores every target this fleet run migrated, newest first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, replace
+from multiprocessing import get_context
+
+from migtool.api.fleet import FleetOrder, run_target
+from migtool.api.project import Project
+from migtool.fleet.outcomes import FAILED, NOT_STARTED, SUCCEEDED, UP_TO_DATE, TargetOutcome
+from migtool.fleet.targets import Target
+
+POLICIES = ("stop", "continue", "rollback")
+Report = Callable[[TargetOutcome], None]
+
+
+@dataclass(frozen=True)
+class Policy:
+    jobs: int = 1
+    canary: int = 0
+    on_failure: str = "stop"
+
+
+def run_fleet(
+    project: Project,
+    targets: list[Target],
+    order: FleetOrder,
+    policy: Policy,
+    report: Report,
+    *,
+    skip: frozenset[Target] = frozenset(),
+) -> list[TargetOutcome]:
+    """Run ``order`` on every target not in ``skip`` (those are up to date, left
+    untouched); return one outcome per target, in the targets' order."""
+    outcomes: dict[Target, TargetOutcome] = {}
+
+    def record(outcome: TargetOutcome) -> None:
+        outcomes[outcome.target] = outcome
+        report(outcome)
+
+    for target in targets:
+        if target in skip:
+            record(TargetOutcome(target, UP_TO_DATE))
+    todo = [t for t in targets if t not in skip]
+    canaries, rest = todo[: 1 + policy.canary], todo[1 + policy.canary :]
+    failed = False
+    for target in canaries:
+        record(run_target(project, target, order))
+        if outcomes[target].broken:
+            failed = True
+            break
+    if not failed and rest:
+        failed = _run_rest(project, rest, order, policy, record)
+    if failed and policy.on_failure == "rollback":
+        migrated = [t for t in todo if t in outcomes and outcomes[t].status == SUCCEEDED]
+        for target in reversed(migrated):
+            forward = outcomes[target]
+            undone = run_target(project, target, order.restoring())
+            record(replace(undone, applied=forward.applied, duration=forward.duration + undone.duration))
+    return [outcomes.get(t) or TargetOutcome(t, NOT_STARTED) for t in targets]
+
+
+def _run_rest(project: Project, rest: list[Target], order: FleetOrder, policy: Policy, record: Report) -> bool:
+    """Run the targets after the canaries; return whether one of them failed."""
+    failed = False
+    if policy.jobs <= 1 or len(rest) == 1:
+        for target in rest:
+            outcome = run_target(project, target, order)
+            record(outcome)
+            failed = failed or outcome.broken
+            if failed and policy.on_failure != "continue":
+                break
+        return failed
+    pending = iter(rest)
+    running: dict[Future[TargetOutcome], Target] = {}
+    with ProcessPoolExecutor(
+        max_workers=min(policy.jobs, len(rest)),
+        mp_context=get_context("spawn"),  # no fork: this process holds connections and maybe a live view thread
+        initializer=_start_worker,
+        initargs=(project.settings, project.pythonpath, project.releases_dir),
+    ) as pool:
+
+        def submit() -> None:
+            target = next(pending, None)
+            if target is not None:
+                running[pool.submit(_work, target, order)] = target
+
+        for _ in range(policy.jobs):
+            submit()
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                target = running.pop(future)
+                try:
+                    outcome = future.result()
+                except Exception as exc:  # the worker process died (killed, out of memory)
+                    outcome = TargetOutcome(target, FAILED, error=f"worker lost: {exc!r}", error_type="internal")
+                record(outcome)
+                failed = failed or outcome.broken
+                if not failed or policy.on_failure == "continue":
+                    submit()
+    return failed
+
+
+_WORKER_PROJECT: Project | None = None
+
+
+def _start_worker(settings: str | None, pythonpath: str | None, releases_dir: str | None) -> None:
+    """Set up the project and load its graph once per worker process."""
+    global _WORKER_PROJECT
+    _WORKER_PROJECT = Project(settings=settings, pythonpath=pythonpath, releases_dir=releases_dir)
+    _WORKER_PROJECT.setup()
+    _ = _WORKER_PROJECT.graph
+
+
+def _work(target: Target, order: FleetOrder) -> TargetOutcome:
+    assert _WORKER_PROJECT is not None
+    return run_target(_WORKER_PROJECT, target, order)
