@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from migtool import __version__
-from migtool.cli.commands import diff, doctor, freeze, history, migrate_safe, releases, rollback, status, verify
+from migtool.cli.commands import diff, doctor, fleet, freeze, history, migrate_safe, releases, rollback, status, verify
 from migtool.cli.context import AppContext
 from migtool.cli.options import project_options
 from migtool.errors import (
@@ -104,6 +104,7 @@ for command in (
     history.history,
     doctor.doctor,
     verify.verify,
+    fleet.fleet_group,
 ):
     cli.add_command(command)
 

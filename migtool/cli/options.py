@@ -93,3 +93,60 @@ def lock_timeout_option(f: F) -> F:
         metavar="SECONDS",
         help="How long to wait for another migtool run on the database to finish; then exit 5.",
     )(f)
+
+
+def fleet_selection_options(f: F) -> F:
+    """``--database`` (repeatable), ``--all-databases`` and ``--fleet``: one database, or a fleet.
+
+    The values arrive as ``databases``, ``all_databases`` and ``fleet``; ``cli.fleet.Selection``
+    reads them.
+    """
+    options = [
+        click.option(
+            "--database",
+            "databases",
+            multiple=True,
+            metavar="ALIAS[:SCHEMA]",
+            help="Database alias from settings.DATABASES [default: default]; repeat it for a fleet.",
+        ),
+        click.option("--all-databases", is_flag=True, help="Every alias in settings.DATABASES, in their order."),
+        click.option(
+            "--fleet",
+            metavar="FILE|settings",
+            help="The targets named in a TOML file (targets = [...]), or in settings.MIGTOOL_FLEET.",
+        ),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def fleet_run_options(f: F) -> F:
+    """How a changing command runs over a fleet: ``--jobs``, ``--canary``, ``--on-failure``, ``--manifest``."""
+    options = [
+        click.option(
+            "--jobs",
+            type=click.IntRange(min=1),
+            default=1,
+            show_default=True,
+            help="Fleet: targets migrated at once (worker processes) after the canaries.",
+        ),
+        click.option(
+            "--canary",
+            type=click.IntRange(min=0),
+            default=0,
+            show_default=True,
+            help="Fleet: targets run one by one after the first before the rest; a canary failure stops the fleet.",
+        ),
+        click.option(
+            "--on-failure",
+            type=click.Choice(["stop", "continue", "rollback"]),
+            default="stop",
+            show_default=True,
+            help="Fleet: start no new target, attempt every target, or also restore the targets this run migrated.",
+        ),
+        click.option("--manifest", metavar="FILE", help="Fleet: write the outcome per target as JSON to FILE."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f

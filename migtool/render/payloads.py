@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from migtool.fleet.outcomes import TargetOutcome, counts
+
 if TYPE_CHECKING:
     from migtool.api import FreezeResult, MigratePreview, ReleaseSummary, RollbackPreview, VerifyReport
     from migtool.core.doctor import Finding
@@ -254,3 +256,21 @@ def error_to_dict(error: MigtoolError, exit_code: int) -> dict[str, Any]:
             }
         },
     )
+
+
+def fleet_to_dict(fleet_run: str | None, command: str, outcomes: list[TargetOutcome]) -> dict[str, Any]:
+    """A fleet run's outcome per target (also the ``--manifest`` file)."""
+    return _wrap(
+        "fleet",
+        {
+            "fleet_run": fleet_run,
+            "command": command,
+            "counts": counts(outcomes),
+            "targets": [o.to_dict() for o in outcomes],
+        },
+    )
+
+
+def fleet_reads_to_dict(kind: str, reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """A read-only command over a fleet: its single-database report per target, with the target."""
+    return _wrap(f"fleet-{kind}", {"targets": reports})

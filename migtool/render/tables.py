@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from migtool.core.snapshot import ReleaseDiff
     from migtool.core.status import DatabaseStatus
     from migtool.django_adapter.journal import RunRecord
+    from migtool.fleet.outcomes import TargetOutcome
 
 
 def _table(title: str, *columns: str, ascii_only: bool) -> Table:
@@ -192,4 +193,20 @@ def verify_table(report: VerifyReport, *, ascii_only: bool) -> Table:
             f"{step.seconds:.1f}s",
             _lines(tuple(found)),
         )
+    return table
+
+
+def fleet_table(title: str, outcomes: list[TargetOutcome], *, ascii_only: bool) -> Table:
+    """One row per target of a fleet run, in the fleet's order."""
+    table = _table(title, "Target", "Status", "Applied", "Duration", "Error", ascii_only=ascii_only)
+    for o in outcomes:
+        table.add_row(o.target.label, o.status, str(o.applied), f"{o.duration:.1f} s", o.error or "-")
+    return table
+
+
+def fleet_rows_table(title: str, columns: tuple[str, ...], rows: list[tuple[str, ...]], *, ascii_only: bool) -> Table:
+    """A per-target summary of a read-only command (status, doctor) over a fleet."""
+    table = _table(title, "Target", *columns, ascii_only=ascii_only)
+    for row in rows:
+        table.add_row(*row)
     return table

@@ -4,8 +4,16 @@ import click
 
 from migtool import api
 from migtool.cli.context import AppContext
-from migtool.cli.options import database_option, format_option, lock_timeout_option, project_options
+from migtool.cli.fleet import Selection, run_changing
+from migtool.cli.options import (
+    fleet_run_options,
+    fleet_selection_options,
+    format_option,
+    lock_timeout_option,
+    project_options,
+)
 from migtool.errors import PlanRefusedError
+from migtool.fleet.runner import Policy
 from migtool.render.payloads import migrate_to_dict
 from migtool.render.tables import migrate_table
 
@@ -13,7 +21,7 @@ from migtool.render.tables import migrate_table
 @click.command("migrate-safe")
 @click.argument("app_label", required=False)
 @click.argument("migration_name", required=False)
-@database_option
+@fleet_selection_options
 @click.option("--release", metavar="NAME", help="Migrate to exactly this frozen release's state.")
 @click.option("--plan", "show_plan", is_flag=True, help="Show what would run; change nothing.")
 @click.option(
@@ -30,6 +38,7 @@ from migtool.render.tables import migrate_table
     help="Accepted for manage.py compatibility; migrate-safe never prompts.",
 )
 @lock_timeout_option
+@fleet_run_options
 @format_option
 @project_options
 @click.pass_obj
@@ -38,12 +47,18 @@ def migrate_safe(
     *,
     app_label: str | None,
     migration_name: str | None,
-    database: str,
+    databases: tuple[str, ...],
+    all_databases: bool,
+    fleet: str | None,
     release: str | None,
     show_plan: bool,
     require_reversible: bool,
     no_input: bool,
     lock_timeout: float,
+    jobs: int,
+    canary: int,
+    on_failure: str,
+    manifest: str | None,
 ) -> None:
     """Migrate as one batch: if any migration fails, the database goes back to
     exactly where it started (exit 6).
@@ -56,9 +71,25 @@ def migrate_safe(
       migtool migrate-safe
       migtool migrate-safe shop 0004
       migtool migrate-safe --release 2.0.4 --require-reversible
+      migtool migrate-safe --all-databases --jobs 4 --on-failure rollback
+
+    With several targets (--database repeated, --all-databases, --fleet) it
+    runs per target, canaries first; see 'migtool fleet --help'.
     """
     if release and app_label:
         raise click.UsageError("Give either APP_LABEL [MIGRATION_NAME] or --release, not both.")
+    selection = Selection(databases, all_databases, fleet)
+    if selection.is_fleet:
+        if app_label or show_plan:
+            raise click.UsageError(
+                "A fleet migrates whole projects (or --release); APP_LABEL and --plan take one database."
+            )
+        order = api.FleetOrder(
+            "migrate-safe", api.new_fleet_run(), release, lock_timeout, require_reversible=require_reversible
+        )
+        run_changing(app, selection, order, Policy(jobs, canary, on_failure), manifest, prescan=release is None)
+        return
+    database = selection.single
     project = app.project()
     with api.exclusive(project, database, lock_timeout, create=not show_plan):
         _migrate_safe(
