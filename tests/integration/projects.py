@@ -177,9 +177,9 @@ class Database:
     name: str  # server database name, or the SQLite file path
 
     @classmethod
-    def create(cls, backend: str, directory: Path) -> Database:
+    def create(cls, backend: str, directory: Path, filename: str = "db.sqlite3") -> Database:
         if backend == "sqlite":
-            return cls(backend, str(directory / "db.sqlite3"))
+            return cls(backend, str(directory / filename))
         name = DB_PREFIX + secrets.token_hex(6)
         conn = _connect_server(backend, None)
         try:
@@ -309,6 +309,8 @@ class Project:
     apps: dict[str, dict[str, str]]
     extra_settings: str = ""
     env: dict[str, str] = field(default_factory=dict)
+    # More DATABASES aliases beside 'default' (a fleet), each with a database of its own.
+    aliases: dict[str, Database] = field(default_factory=dict)
 
     def write(self) -> None:
         """Write settings and every app package from scratch."""
@@ -328,7 +330,7 @@ class Project:
             '"""Settings written by tests/integration/projects.py."""\n\n'
             'SECRET_KEY = "migtool-tests-not-secret"\n'
             f"INSTALLED_APPS = {list(self.apps)!r}\n"
-            f"DATABASES = {{'default': {pprint.pformat(self.db.django_settings())}}}\n"
+            f"DATABASES = {pprint.pformat({'default': self.db.django_settings(), **self.alias_settings()})}\n"
             "USE_TZ = True\n"
             'DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"\n'
         )
@@ -336,6 +338,13 @@ class Project:
             settings += "\n" + textwrap.dedent(self.extra_settings).strip("\n") + "\n"
         (self.root / "settings.py").write_text(settings)
         self._clear_bytecode(self.root)
+
+    def alias_settings(self) -> dict[str, Any]:
+        return {alias: db.django_settings() for alias, db in self.aliases.items()}
+
+    def database(self, alias: str) -> Database:
+        """The database behind a ``DATABASES`` alias."""
+        return self.db if alias == "default" else self.aliases[alias]
 
     def add_app(self, label: str, migrations: dict[str, str] | None = None) -> None:
         """Add an app (and put it in INSTALLED_APPS), e.g. between two releases."""
@@ -438,6 +447,14 @@ class ProjectFactory:
         )
         project.write()
         return project
+
+    def add_aliases(self, project: Project, aliases: Sequence[str], backend: str | None = None) -> None:
+        """Give ``project`` more ``DATABASES`` aliases, each on a fresh database (dropped at teardown)."""
+        for alias in aliases:
+            db = Database.create(backend or project.db.backend, project.root, f"{alias}.sqlite3")
+            self.databases.append(db)
+            project.aliases[alias] = db
+        project.write_settings()
 
     def close(self) -> None:
         errors: list[str] = []
