@@ -22,7 +22,7 @@ DJANGO_KEY := $(firstword $(shell printf '%s' '$(DJANGO)' | cksum))
 STAMP := $(VENV)/.migtool-installed-$(DJANGO_KEY)
 EXAMPLE_REQS := $(wildcard examples/requirements.txt)
 
-.PHONY: install test lint demo clean bench
+.PHONY: install test test-fleet lint demo clean bench
 
 install: $(STAMP)
 
@@ -54,6 +54,10 @@ $(STAMP): pyproject.toml $(EXAMPLE_REQS)
 
 test: $(STAMP)
 	PATH="$(BIN):$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The fleet tests on every backend (make test runs most of them on SQLite only).
+test-fleet: $(STAMP)
+	PATH="$(BIN):$$PATH" MIGTOOL_FLEET_MATRIX=1 $(BIN)/python -m pytest tests/integration/test_fleet.py $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check migtool tests

@@ -164,6 +164,7 @@ def _run_dict(run: RunRecord) -> dict[str, Any]:
         "pid": run.pid,
         "migtool_version": run.migtool_version,
         "django_version": run.django_version,
+        "fleet_run": run.fleet_run,
     }
 
 
