@@ -140,10 +140,12 @@ def execute_rollback(
     ``ExecutionError`` (restored) or ``RestoreFailedError`` (not restored).
     """
     assert not preview.blockers, "execute_rollback needs a plan without blockers"
-    return run_rollback(preview, observer, command=command)
+    return run_rollback(preview, observer, command=command, fleet_run=fleet_run)
 
 
-def run_rollback(preview: RollbackPreview, observer: Observer, *, command: str) -> tuple[MigrationKey, ...]:
+def run_rollback(
+    preview: RollbackPreview, observer: Observer, *, command: str, fleet_run: str | None = None
+) -> tuple[MigrationKey, ...]:
     """Run a previewed rollback whatever its pre-flight predicted.
 
     Only ``verify`` calls it directly: on its scratch database it runs the
