@@ -17,6 +17,7 @@ from migtool.api.fleet import (
     select_targets,
     up_to_date_targets,
 )
+from migtool.api.graph import draw_changes, draw_project
 from migtool.api.journal import diagnose_project, run_details, run_history
 from migtool.api.migrate import MigratePreview, execute_migrate, preview_migrate
 from migtool.api.project import NOW, Project
@@ -52,6 +53,8 @@ __all__ = [
     "database_state",
     "diagnose_project",
     "diff_releases",
+    "draw_changes",
+    "draw_project",
     "execute_migrate",
     "execute_rollback",
     "exclusive",

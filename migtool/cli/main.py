@@ -12,7 +12,19 @@ from typing import Any
 import click
 
 from migtool import __version__
-from migtool.cli.commands import diff, doctor, fleet, freeze, history, migrate_safe, releases, rollback, status, verify
+from migtool.cli.commands import (
+    diff,
+    doctor,
+    fleet,
+    freeze,
+    graph,
+    history,
+    migrate_safe,
+    releases,
+    rollback,
+    status,
+    verify,
+)
 from migtool.cli.context import AppContext
 from migtool.cli.options import project_options
 from migtool.errors import (
@@ -105,6 +117,7 @@ for command in (
     doctor.doctor,
     verify.verify,
     fleet.fleet_group,
+    graph.graph,
 ):
     cli.add_command(command)
 

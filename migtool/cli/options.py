@@ -64,14 +64,19 @@ def project_options(f: F) -> F:
 
 
 def format_option(f: F) -> F:
+    return format_choice("table", "json", help="Output a Rich table (default) or JSON on stdout.")(f)
+
+
+def format_choice(*choices: str, help: str | None = None) -> Callable[[F], F]:
+    """``--format`` with these choices; the first is the default."""
     return click.option(
         "--format",
-        type=click.Choice(["table", "json"]),
+        type=click.Choice(list(choices)),
         default=None,
         expose_value=False,
         callback=_store("format"),
-        help="Output a Rich table (default) or JSON on stdout.",
-    )(f)
+        help=help or f"Output format on stdout: {', '.join(choices)} [default: {choices[0]}].",
+    )
 
 
 def database_option(f: F) -> F:

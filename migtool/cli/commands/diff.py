@@ -4,7 +4,8 @@ import click
 
 from migtool import api
 from migtool.cli.context import AppContext
-from migtool.cli.options import format_option, project_options
+from migtool.cli.options import format_choice, project_options
+from migtool.render.drawing import to_mermaid
 from migtool.render.payloads import diff_to_dict
 from migtool.render.tables import diff_table
 
@@ -13,7 +14,9 @@ from migtool.render.tables import diff_table
 @click.argument("old")
 @click.argument("new", required=False)
 @click.option("--check", is_flag=True, help="Exit with status 1 when there are differences.")
-@format_option
+@format_choice(
+    "table", "json", "mermaid", help="Output a Rich table (default), JSON, or a Mermaid flowchart of the changes."
+)
 @project_options
 @click.pass_obj
 def diff(app: AppContext, *, old: str, new: str | None, check: bool) -> None:
@@ -25,9 +28,13 @@ def diff(app: AppContext, *, old: str, new: str | None, check: bool) -> None:
     \b
       migtool diff 2.0.3 2.0.4
       migtool diff 2.0.4 --check
+      migtool diff 2.0.3 2.0.4 --format mermaid    for a pull request
     """
     changes = api.diff_releases(app.project(), old, new)
-    app.emit(diff_to_dict(changes), diff_table(changes, ascii_only=app.ascii_only) if changes.has_changes else None)
+    if app.format == "mermaid":
+        click.echo(to_mermaid(api.draw_changes(app.project(), changes, on_disk=new is None)), nl=False)
+    else:
+        app.emit(diff_to_dict(changes), diff_table(changes, ascii_only=app.ascii_only) if changes.has_changes else None)
     for release in changes.unverified:
         app.say(f"Note: release {release} is a legacy (leaves-only) file without checksums; edits cannot be seen.")
     if not changes.has_changes:

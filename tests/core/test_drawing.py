@@ -1,0 +1,114 @@
+"""``migtool.core.drawing``: what the graph picture shows, on a hand-built graph
+(``tests/drawing_fixture.py``, drawn here)::
+
+    accounts.0001_initial                                     (release 1.0, never changes)
+        v
+    shop.0001 -> 0002 -> ... -> 0006                          (release 1.0: a linear run)
+        shop.0006 -> 0007_a, 0007_b -> 0008_merge             (release 2.0+build-1: a merge)
+        shop.0008_merge -> 0009_backfill                      (on disk only, irreversible)
+    billing.0001_initial -> 0002_x                            (release 2.0+build-1)
+    billing.0001_squashed_0002_x (replaces both, originals on disk)
+    billing.0003_y, after the squash and shop.0007_a          (on disk only)
+"""
+
+from __future__ import annotations
+
+import pytest
+from drawing_fixture import IRREVERSIBLE, SHOP_RUN, draw, drawing_fixture, everything_applied
+from strategies import graph, k
+
+from migtool.core.drawing import Drawing, Link, draw_diff, draw_graph
+from migtool.core.planner import plan_rollback
+from migtool.core.snapshot import diff, freeze
+from migtool.errors import InputError
+
+
+def by_id(drawing: Drawing) -> dict[str, object]:
+    return {b.id: b for b in drawing.boxes}
+
+
+def test_linear_runs_collapse_and_everything_special_stays_visible() -> None:
+    boxes = by_id(draw())
+    run = boxes["shop.0001_step1..0006_step6"]
+    assert run.names == tuple(s.split(".")[1] for s in SHOP_RUN)  # type: ignore[attr-defined]
+    assert run.release == "1.0"  # type: ignore[attr-defined]
+    assert boxes["shop.0008_merge"].merge  # type: ignore[attr-defined]
+    assert boxes["shop.0009_backfill"].irreversible == (IRREVERSIBLE,)  # type: ignore[attr-defined]
+    assert boxes["shop.0009_backfill"].release is None  # type: ignore[attr-defined]
+    squash = boxes["billing.0001_squashed_0002_x"]
+    assert squash.replaces == (k("billing.0001_initial"), k("billing.0002_x"))  # type: ignore[attr-defined]
+    assert squash.release == "2.0+build-1"  # type: ignore[attr-defined]  (frozen before the squash, still a member)
+    # The originals are hidden behind the squash Django plans with.
+    assert "billing.0001_initial" not in boxes and "billing.0002_x" not in boxes
+
+
+def test_links_follow_the_effective_graph_through_runs() -> None:
+    links = set(draw().links)
+    assert Link("shop.0001_step1..0006_step6", "shop.0007_a") in links
+    assert Link("shop.0001_step1..0006_step6", "shop.0007_b") in links
+    assert Link("shop.0007_a", "billing.0003_y") in links and Link("shop.0007_a", "billing.0003_y").cross_app
+    assert Link("billing.0001_squashed_0002_x", "billing.0003_y") in links
+    # accounts is not shown (nothing in it changes), so its edge is not drawn.
+    assert not any(link.parent.startswith("accounts.") for link in links)
+
+
+def test_only_the_apps_that_change_are_shown_unless_asked() -> None:
+    drawing = draw()
+    assert drawing.apps == ("billing", "shop")
+    assert drawing.hidden_apps == ("accounts",)
+    assert draw(apps=["accounts"]).apps == ("accounts",)
+    with pytest.raises(InputError, match="nosuch"):
+        draw(apps=["nosuch"])
+
+
+def test_a_run_of_two_is_not_collapsed_a_run_of_three_is() -> None:
+    g = graph({"a.0001": [], "a.0002": ["a.0001"], "a.0003": ["a.0002"]})
+    drawing = draw_graph(g, g.effective(), [], {})
+    assert [b.id for b in drawing.boxes] == ["a.0001..0003"]
+    short = graph({"a.0001": [], "a.0002": ["a.0001"]})
+    assert [b.id for b in draw_graph(short, short.effective(), [], {}).boxes] == ["a.0001", "a.0002"]
+
+
+def test_plan_is_numbered_in_execution_order_and_its_apps_are_shown() -> None:
+    g, releases, _ = drawing_fixture()
+    drawing = draw("1.0")
+    plan = plan_rollback(g, everything_applied(g), releases[1])
+    assert drawing.plan == plan.steps
+    numbered = {n: b.id for b in drawing.boxes for n in b.plan}
+    assert sorted(numbered) == list(range(1, len(plan.steps) + 1))
+    assert [numbered[n] for n in sorted(numbered)] == [str(key) for key in plan.steps]
+    assert drawing.apps == ("billing", "shop")
+    assert any("shop.0009_backfill is irreversible" in note for note in drawing.notes)
+    # Nothing in the run is part of the plan: it stays collapsed.
+    assert "shop.0001_step1..0006_step6" in by_id(drawing)
+
+
+def test_a_plan_over_a_squashs_originals_is_shown_on_the_squash() -> None:
+    g = graph(
+        {"q.0001_a": [], "q.0002_b": ["q.0001_a"], "q.0001_squashed_0002_b": []},
+        replaces={"q.0001_squashed_0002_b": ["q.0001_a", "q.0002_b"]},
+    )
+    inside = freeze(graph({"q.0001_a": []}), "inside", None)
+    recorded = g.stands_for(g.nodes)
+    plan = plan_rollback(g, recorded, inside)
+    assert plan.steps == (k("q.0002_b"),)
+    drawing = draw_graph(g, g.effective(recorded), [inside], {}, plan=plan)
+    assert [(b.id, b.plan) for b in drawing.boxes] == [("q.0001_squashed_0002_b", (1,))]
+
+
+def test_the_drawing_is_deterministic() -> None:
+    assert draw("1.0") == draw("1.0")
+
+
+def test_diff_draws_only_what_changed() -> None:
+    g, releases, _ = drawing_fixture()
+    changes = diff(releases[0], freeze(g, "(disk)", None))
+    drawing = draw_diff(changes, g.effective())
+    assert {b.id: b.change for b in drawing.boxes} == {
+        "billing.0001_squashed_0002_x": "added",
+        "billing.0003_y": "added",
+        "shop.0009_backfill": "added",
+    }
+    assert drawing.links == (Link("billing.0001_squashed_0002_x", "billing.0003_y"),)
+    unconnected = draw_diff(changes)
+    assert unconnected.links == () and len(unconnected.boxes) == 3
