@@ -31,6 +31,7 @@ from typing import Any
 
 SUBPROCESS_TIMEOUT = 120
 DB_PREFIX = "migtool_t_"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "shopsite"
 
 
 def server_params(backend: str) -> dict[str, Any]:
@@ -455,6 +456,20 @@ class ProjectFactory:
             self.databases.append(db)
             project.aliases[alias] = db
         project.write_settings()
+
+    def example(self, extra_settings: str = "") -> Project:
+        """A copy of ``examples/shopsite`` (its migrations and release files) on a
+        fresh database; ``settings`` imports the example's and appends ``extra_settings``."""
+        self.count += 1
+        root = self.base / f"shopsite{self.count}"
+        shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("__pycache__", "*.sqlite3"))
+        db = Database.create(self.default_backend, root)
+        self.databases.append(db)
+        (root / "settings.py").write_text(
+            "from shopsite.settings import *  # noqa: F403\n\n"
+            f"DATABASES = {{'default': {pprint.pformat(db.django_settings())}}}\n" + textwrap.dedent(extra_settings)
+        )
+        return Project(root=root, db=db, apps={})
 
     def close(self) -> None:
         errors: list[str] = []

@@ -1,0 +1,1 @@
+"""Django management commands, found when ``"migtool"`` is in ``INSTALLED_APPS``."""
