@@ -60,9 +60,9 @@ def everything_applied(g: ProjectGraph) -> frozenset[MigrationKey]:
     return g.stands_for(g.nodes)
 
 
-def draw(release: str | None = None, apps: list[str] | None = None) -> Drawing:
+def draw(release: str | None = None, apps: list[str] | None = None, *, history: bool = False) -> Drawing:
     g, releases, facts = drawing_fixture()
     recorded = everything_applied(g)
     target = {r.release: r for r in releases}.get(release) if release else None
     plan = plan_rollback(g, recorded, target) if target else None
-    return draw_graph(g, g.effective(recorded), releases, facts, plan=plan, apps=apps)
+    return draw_graph(g, g.effective(recorded), releases, facts, plan=plan, apps=apps, history=history)

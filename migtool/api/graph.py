@@ -17,7 +17,12 @@ from migtool.core.snapshot import ReleaseDiff, check_release_name
 
 
 def draw_project(
-    project: Project, release: str | None = None, *, apps: Collection[str] | None = None, database: str | None = None
+    project: Project,
+    release: str | None = None,
+    *,
+    apps: Collection[str] | None = None,
+    database: str | None = None,
+    history: bool = False,
 ) -> Drawing:
     """Draw the project's migration graph; with ``release``, the rollback plan to it.
 
@@ -39,7 +44,7 @@ def draw_project(
         recorded = frozenset(load_recorded(get_connection(database)))
     plan = plan_rollback(graph, recorded, project.load_release(release)) if release is not None else None
     releases = [project.load_release(name) for name in project.store.names()]
-    return draw_graph(graph, graph.effective(recorded), releases, load_facts(), plan=plan, apps=apps)
+    return draw_graph(graph, graph.effective(recorded), releases, load_facts(), plan=plan, apps=apps, history=history)
 
 
 def draw_changes(project: Project, changes: ReleaseDiff, *, on_disk: bool) -> Drawing:

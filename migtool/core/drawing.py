@@ -31,6 +31,9 @@ class Box:
 
     A run only ever holds plain migrations of one app and one release, each
     the only child of the one before: nothing a reader must see is hidden in it.
+    A box with ``up_to`` set is an app's whole history up to that release
+    (merges and squashes included), drawn as one box because nothing in it
+    changes in the picture.
     """
 
     id: str
@@ -42,6 +45,7 @@ class Box:
     irreversible: tuple[str, ...] = ()
     plan: tuple[int, ...] = ()
     change: str | None = None
+    up_to: str | None = None
 
     @property
     def label(self) -> str:
@@ -96,14 +100,19 @@ def draw_graph(
     *,
     plan: RollbackPlan | None = None,
     apps: Collection[str] | None = None,
+    history: bool = False,
 ) -> Drawing:
     """Return the drawing of ``effective`` (the graph Django plans with).
 
     Each migration is placed in the oldest release (version order) that holds
     it, or in none when it is only on disk.  Squashes in effect stand for their
-    originals; a plan step over an original is shown on its squash.  Shown
-    apps: ``apps`` when given; else the apps the plan touches; else the apps
-    with migrations in no release; else all.
+    originals; a plan step over an original is shown on its squash.
+
+    What changes is drawn after a *baseline* release: the plan's release; else
+    the newest release when migrations exist in none; else the release before
+    the newest.  Each app's migrations up to the baseline are one box (unless
+    ``history``), and only the apps with migrations after it are shown (unless
+    ``apps`` names them), or every app when none has.
     """
     ordered = sorted(releases, key=lambda r: release_sort_key(r.release))
     members = [(r.release, r.keys()) for r in ordered]
@@ -120,11 +129,26 @@ def draw_graph(
     for index, step in enumerate(plan.steps if plan else (), 1):
         positions.setdefault(step if step in effective.parents else hidden_by.get(step, step), []).append(index)
 
-    shown = _shown_apps(graph, apps, plan, release_of)
+    names = [name for name, _ in members]
+    baseline = _baseline(names, plan, release_of)
+    rank = {name: i for i, name in enumerate(names)}
+
+    def changes(key: MigrationKey) -> bool:
+        release = release_of[key]
+        if baseline is None or release is None or key in positions:
+            return True
+        return rank[release] > rank.get(baseline, -1)
+
+    def earlier(key: MigrationKey) -> bool:
+        return not history and not changes(key)
+
+    shown = _shown_apps(graph, apps, [k for k in effective.parents if changes(k)])
     keys = [k for k in effective.order if k.app_label in shown]
 
     def box(run: Sequence[MigrationKey]) -> Box:
         first = run[0]
+        if earlier(first) and len(run) > 1:
+            return Box(_box_id(run), first.app_label, tuple(k.name for k in run), release=baseline, up_to=baseline)
         parents = effective.parents[first]
         return Box(
             id=_box_id(run),
@@ -141,7 +165,7 @@ def draw_graph(
         single = box([key])
         return not (single.merge or single.replaces or single.irreversible or single.plan)
 
-    boxes, links = _collapse(keys, effective.parents, plain, lambda k: (k.app_label, release_of[k]), box)
+    boxes, links = _collapse(keys, effective.parents, plain, lambda k: (k.app_label, release_of[k]), box, earlier)
     notes: tuple[str, ...] = ()
     if plan:
         blocked = [k for k in plan.steps if facts.get(k, MigrationFacts()).irreversible]
@@ -164,11 +188,19 @@ def draw_graph(
     )
 
 
+def _baseline(
+    names: Sequence[str], plan: RollbackPlan | None, release_of: Mapping[MigrationKey, str | None]
+) -> str | None:
+    """The release after which the picture shows what changes (see ``draw_graph``)."""
+    if plan is not None:
+        return plan.release
+    if None in release_of.values():
+        return names[-1] if names else None
+    return names[-2] if len(names) > 1 else None
+
+
 def _shown_apps(
-    graph: ProjectGraph,
-    apps: Collection[str] | None,
-    plan: RollbackPlan | None,
-    release_of: Mapping[MigrationKey, str | None],
+    graph: ProjectGraph, apps: Collection[str] | None, changing: Collection[MigrationKey]
 ) -> frozenset[str]:
     if apps:
         unknown = sorted(set(apps) - set(graph.apps))
@@ -179,10 +211,7 @@ def _shown_apps(
                 apps=unknown,
             )
         return frozenset(apps)
-    if plan is not None and plan.steps:
-        return frozenset(k.app_label for k in plan.steps)
-    unreleased = frozenset(k.app_label for k, release in release_of.items() if release is None)
-    return unreleased or frozenset(graph.apps)
+    return frozenset(k.app_label for k in changing) or frozenset(graph.apps)
 
 
 def draw_diff(changes: ReleaseDiff, effective: DependencyGraph | None = None) -> Drawing:
@@ -231,10 +260,12 @@ def _collapse(
     plain: Callable[[MigrationKey], bool],
     style: Callable[[MigrationKey], Hashable],
     make_box: Callable[[Sequence[MigrationKey]], Box],
+    together: Callable[[MigrationKey], bool] = lambda key: False,
 ) -> tuple[tuple[Box, ...], tuple[Link, ...]]:
     """Group ``keys`` (parents first) into boxes, collapsing linear runs.
 
-    A run extends from a plain migration to its only child when that child is
+    The keys for which ``together`` holds form one box per app, whatever
+    their shape (they must be closed under the app's ancestors).  A run extends from a plain migration to its only child when that child is
     plain, has the same style (app and release, or app and change) and no other
     parent among ``keys``.  Runs shorter than ``MIN_RUN`` stay separate.
     Returns the boxes, by app then in ``keys`` order, and the links between them.
@@ -247,7 +278,11 @@ def _collapse(
             children[parent].append(key)
 
     runs: list[list[MigrationKey]] = []
-    taken: set[MigrationKey] = set()
+    for app in sorted({k.app_label for k in keys}):
+        group = [k for k in keys if k.app_label == app and together(k)]
+        if group:
+            runs.append(group)
+    taken: set[MigrationKey] = {k for run in runs for k in run}
     for key in keys:
         if key in taken:
             continue

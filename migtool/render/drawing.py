@@ -35,25 +35,31 @@ def _notes(box: Box) -> list[str]:
 
 
 def _groups(drawing: Drawing, app: str) -> Iterator[tuple[str | None, list[Box]]]:
-    """An app's boxes in runs of the same release, in drawing order."""
+    """An app's boxes in runs of the same release, in drawing order, each with
+    its group's label (None when the drawing has no release groups)."""
     current: list[Box] = []
     for box in drawing.boxes_of(app):
-        if current and current[-1].release != box.release:
-            yield current[0].release, current
+        if current and (current[-1].release, current[-1].up_to) != (box.release, box.up_to):
+            yield _group_label(drawing, current[0]), current
             current = []
         current.append(box)
     if current:
-        yield current[0].release, current
+        yield _group_label(drawing, current[0]), current
 
 
-def _group_label(drawing: Drawing, release: str | None) -> str | None:
+def _group_label(drawing: Drawing, first: Box) -> str | None:
     if not drawing.by_release:
         return None
-    return f"release {release}" if release is not None else NOT_RELEASED
+    if first.up_to is not None:
+        return f"up to release {first.up_to}"
+    return f"release {first.release}" if first.release is not None else NOT_RELEASED
 
 
 def _footer(drawing: Drawing) -> list[str]:
     lines = list(drawing.notes)
+    earlier = sorted({box.up_to for box in drawing.boxes if box.up_to})
+    if earlier:
+        lines.append(f"Each app's migrations up to release {earlier[0]} are one box (--history draws them).")
     if drawing.hidden_apps:
         lines.append(
             f"{len(drawing.hidden_apps)} app(s) not shown (--app APP or --all-apps shows them): "
@@ -77,6 +83,14 @@ class _AsciiGuides:
         yield from console.render(self.renderable, options)
 
 
+def _parent_name(parent: Box, app: str) -> str:
+    """How a box names what it depends on: a run's dependents depend on its
+    last migration; a history box's on something somewhere in it."""
+    if parent.up_to is not None:
+        return ("" if parent.app == app else f"{parent.app} ") + f"(up to release {parent.up_to})"
+    return ("" if parent.app == app else f"{parent.app}.") + parent.names[-1]
+
+
 def drawing_tree(drawing: Drawing, *, ascii_only: bool) -> Any:
     """A Rich tree: app, then release, then boxes; each box says what it depends
     on when that is not simply the line above it."""
@@ -88,17 +102,13 @@ def drawing_tree(drawing: Drawing, *, ascii_only: bool) -> Any:
     for app in drawing.apps:
         app_node = tree.add(app)
         previous: str | None = None
-        for release, group_boxes in _groups(drawing, app):
-            label = _group_label(drawing, release)
+        for label, group_boxes in _groups(drawing, app):
             group = app_node.add(label) if label else app_node
             for box in group_boxes:
                 notes = _notes(box)
                 others = [p for p in parents.get(box.id, []) if p.id != previous]
                 if others:
-                    # A run's dependents depend on its last migration.
-                    notes.append(
-                        "after " + ", ".join(p.names[-1] if p.app == app else f"{p.app}.{p.names[-1]}" for p in others)
-                    )
+                    notes.append("after " + ", ".join(_parent_name(p, app) for p in others))
                 group.add(box.label + (f"  [{'; '.join(notes)}]" if notes else ""))
                 previous = box.id
     if drawing.plan:
@@ -155,8 +165,7 @@ def to_mermaid(drawing: Drawing) -> str:
     for app in drawing.apps:
         subgraphs += 1
         lines.append(f'  subgraph s{subgraphs}["{_mermaid_text(app)}"]')
-        for release, boxes in _groups(drawing, app):
-            label = _group_label(drawing, release)
+        for label, boxes in _groups(drawing, app):
             indent = "    "
             if label:
                 subgraphs += 1
@@ -239,8 +248,7 @@ def to_dot(drawing: Drawing) -> str:
         clusters += 1
         lines.append(f"  subgraph cluster_{clusters} {{")
         lines.append(f'    label="{_dot_text(app)}";')
-        for release, boxes in _groups(drawing, app):
-            label = _group_label(drawing, release)
+        for label, boxes in _groups(drawing, app):
             indent = "    "
             if label:
                 clusters += 1
@@ -286,6 +294,7 @@ def drawing_to_dict(drawing: Drawing) -> dict[str, Any]:
                     "irreversible": list(b.irreversible),
                     "plan": list(b.plan),
                     "change": b.change,
+                    "up_to": b.up_to,
                 }
                 for b in drawing.boxes
             ],

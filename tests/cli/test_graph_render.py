@@ -41,13 +41,20 @@ def text(drawing: Drawing) -> str:
     return console.file.getvalue()  # type: ignore[attr-defined]
 
 
+DRAWINGS = {
+    "graph": draw,
+    "graph_history": lambda: draw(history=True),
+    "graph_plan": lambda: draw("1.0"),
+    "diff": changes_drawing,
+}
 CASES = {
     "graph.txt": lambda: text(draw()),
+    "graph_history.txt": lambda: text(draw(history=True)),
     "graph_plan.txt": lambda: text(draw("1.0")),
-    "graph.mmd": lambda: to_mermaid(draw()),
+    "graph_history.mmd": lambda: to_mermaid(draw(history=True)),
     "graph_plan.mmd": lambda: to_mermaid(draw("1.0")),
     "diff.mmd": lambda: to_mermaid(changes_drawing()),
-    "graph.dot": lambda: to_dot(draw()),
+    "graph_history.dot": lambda: to_dot(draw(history=True)),
     "graph_plan.dot": lambda: to_dot(draw("1.0")),
 }
 
@@ -68,16 +75,16 @@ def test_text_uses_rich_tree_guides_on_a_terminal() -> None:
 
 
 @pytest.mark.skipif(shutil.which("dot") is None and not os.environ.get("CI"), reason="graphviz (dot) not installed")
-@pytest.mark.parametrize("name", ["graph.dot", "graph_plan.dot"])
+@pytest.mark.parametrize("name", ["graph_history", "graph_plan"])
 def test_graphviz_renders_the_dot_output(name: str, tmp_path: Path) -> None:
     result = subprocess.run(
-        ["dot", "-Tsvg", str(GOLDEN / name)], capture_output=True, text=True, timeout=60, check=False
+        ["dot", "-Tsvg", str(GOLDEN / f"{name}.dot")], capture_output=True, text=True, timeout=60, check=False
     )
     assert result.returncode == 0, result.stderr
     assert "Warning" not in result.stderr and "Error" not in result.stderr, result.stderr
     svg = result.stdout
     # Every box is a node of the picture, with its (escaped, then unescaped) label text.
-    drawing = draw("1.0") if "plan" in name else draw()
+    drawing = DRAWINGS[name]()
     assert svg.count('class="node"') == len(drawing.boxes)
     assert svg.count('class="edge"') == len(drawing.links)
     assert "UPDATE &quot;shop&quot; SET a = &#39;&lt;b&gt;&#39; # c" in svg
@@ -116,9 +123,9 @@ def test_mermaids_own_parser_accepts_the_output(tmp_path: Path) -> None:
     assert result.returncode == 1
 
 
-@pytest.mark.parametrize("name", ["graph", "graph_plan", "diff"])
+@pytest.mark.parametrize("name", sorted(DRAWINGS))
 def test_mermaid_has_every_box_and_link_and_escapes_labels(name: str) -> None:
-    drawing = {"graph": draw(), "graph_plan": draw("1.0"), "diff": changes_drawing()}[name]
+    drawing = DRAWINGS[name]()
     source = to_mermaid(drawing)
     nodes = re.findall(r'^\s+(n\d+)(?:\[\["|\{\{"|\(\["|\[")(.*?)(?:"\]\]|"\}\}|"\]\)|"\])$', source, re.M)
     assert [label.split("<br/>")[0] for _, label in nodes] == [b.label for b in drawing.boxes]

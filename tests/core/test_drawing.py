@@ -28,7 +28,7 @@ def by_id(drawing: Drawing) -> dict[str, object]:
 
 
 def test_linear_runs_collapse_and_everything_special_stays_visible() -> None:
-    boxes = by_id(draw())
+    boxes = by_id(draw(history=True))
     run = boxes["shop.0001_step1..0006_step6"]
     assert run.names == tuple(s.split(".")[1] for s in SHOP_RUN)  # type: ignore[attr-defined]
     assert run.release == "1.0"  # type: ignore[attr-defined]
@@ -43,13 +43,39 @@ def test_linear_runs_collapse_and_everything_special_stays_visible() -> None:
 
 
 def test_links_follow_the_effective_graph_through_runs() -> None:
-    links = set(draw().links)
+    links = set(draw(history=True).links)
     assert Link("shop.0001_step1..0006_step6", "shop.0007_a") in links
     assert Link("shop.0001_step1..0006_step6", "shop.0007_b") in links
     assert Link("shop.0007_a", "billing.0003_y") in links and Link("shop.0007_a", "billing.0003_y").cross_app
     assert Link("billing.0001_squashed_0002_x", "billing.0003_y") in links
     # accounts is not shown (nothing in it changes), so its edge is not drawn.
     assert not any(link.parent.startswith("accounts.") for link in links)
+
+
+def test_history_up_to_the_baseline_is_one_box_per_app() -> None:
+    # Migrations exist in no release: the baseline is the newest release.
+    drawing = draw()
+    assert [(b.id, b.up_to) for b in drawing.boxes] == [
+        ("billing.0001_squashed_0002_x", None),  # one migration: drawn as itself
+        ("billing.0003_y", None),
+        ("shop.0001_step1..0008_merge", "2.0+build-1"),
+        ("shop.0009_backfill", None),
+    ]
+    assert by_id(drawing)["shop.0001_step1..0008_merge"].names[-1] == "0008_merge"  # type: ignore[attr-defined]
+    assert set(drawing.links) == {
+        Link("billing.0001_squashed_0002_x", "billing.0003_y"),
+        Link("shop.0001_step1..0008_merge", "billing.0003_y"),
+        Link("shop.0001_step1..0008_merge", "shop.0009_backfill"),
+    }
+    # Everything released: the baseline is the release before the newest.
+    g, releases, facts = drawing_fixture()
+    newest = freeze(g, "3.0", None)
+    released = draw_graph(g, g.effective(), [*releases, newest], facts)
+    assert [b.id for b in released.boxes] == [b.id for b in drawing.boxes]
+    assert {b.release for b in released.boxes if b.up_to is None} == {"2.0+build-1", "3.0"}
+    # One release only, and everything in it: nothing is earlier, every app is shown.
+    alone = draw_graph(g, g.effective(), [newest], facts)
+    assert alone.apps == ("accounts", "billing", "shop") and not any(b.up_to for b in alone.boxes)
 
 
 def test_only_the_apps_that_change_are_shown_unless_asked() -> None:
