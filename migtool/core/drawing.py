@@ -265,8 +265,9 @@ def _collapse(
     """Group ``keys`` (parents first) into boxes, collapsing linear runs.
 
     The keys for which ``together`` holds form one box per app, whatever
-    their shape (they must be closed under the app's ancestors).  A run extends from a plain migration to its only child when that child is
-    plain, has the same style (app and release, or app and change) and no other
+    their shape (they must be closed under the app's ancestors).  A run
+    extends from a plain migration to its only child when that child is plain,
+    has the same style (app and release, or app and change) and no other
     parent among ``keys``.  Runs shorter than ``MIN_RUN`` stay separate.
     Returns the boxes, by app then in ``keys`` order, and the links between them.
     """

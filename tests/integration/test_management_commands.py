@@ -23,6 +23,7 @@ COMMANDS = {
     "migtool_history": "history",
     "migtool_doctor": "doctor",
     "migtool_graph": "graph",
+    "migtool_verify": "verify",
 }
 CLI_NAMES = {cli: name for name, cli in COMMANDS.items()}
 WITH_MIGTOOL = 'INSTALLED_APPS = [*INSTALLED_APPS, "migtool"]\n'
