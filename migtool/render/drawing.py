@@ -8,7 +8,7 @@ never by colour alone (colour is off in CI logs and PR comments).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from rich.console import Console, ConsoleOptions, RenderResult
@@ -120,6 +120,30 @@ def drawing_tree(drawing: Drawing, *, ascii_only: bool) -> Any:
     return _AsciiGuides(tree) if ascii_only else tree
 
 
+def _clusters(
+    drawing: Drawing, open_cluster: Callable[[int, str, bool], str], node: Callable[[Box], str], close: str
+) -> list[str]:
+    """The lines of every app's cluster, holding a cluster per release group,
+    in any syntax: ``open_cluster(number, label, inner)`` opens one (numbers
+    are unique), ``close`` ends one, ``node(box)`` draws a box."""
+    lines: list[str] = []
+    number = 0
+    for app in drawing.apps:
+        number += 1
+        lines.append("  " + open_cluster(number, app, False))
+        for label, boxes in _groups(drawing, app):
+            indent = "    "
+            if label:
+                number += 1
+                lines.append("    " + open_cluster(number, label, True))
+                indent = "      "
+            lines += [indent + node(box) for box in boxes]
+            if label:
+                lines.append("    " + close)
+        lines.append("  " + close)
+    return lines
+
+
 # --------------------------------------------------------------------------- mermaid
 
 
@@ -161,23 +185,13 @@ def to_mermaid(drawing: Drawing) -> str:
     ids = {box.id: f"n{i}" for i, box in enumerate(drawing.boxes, 1)}
     lines = ["flowchart TB", f"  %% {_comment(drawing.title)}"]
     lines += [f"  %% {_comment(line)}" for line in _footer(drawing)]
-    subgraphs = 0
-    for app in drawing.apps:
-        subgraphs += 1
-        lines.append(f'  subgraph s{subgraphs}["{_mermaid_text(app)}"]')
-        for label, boxes in _groups(drawing, app):
-            indent = "    "
-            if label:
-                subgraphs += 1
-                lines.append(f'    subgraph s{subgraphs}["{_mermaid_text(label)}"]')
-                indent = "      "
-            for box in boxes:
-                text = "<br/>".join(_mermaid_text(t) for t in [box.label, *_notes(box)])
-                opening, closing = _MERMAID_SHAPES[_shape(box)]
-                lines.append(f"{indent}{ids[box.id]}{opening}{text}{closing}")
-            if label:
-                lines.append("    end")
-        lines.append("  end")
+
+    def node(box: Box) -> str:
+        text = "<br/>".join(_mermaid_text(t) for t in [box.label, *_notes(box)])
+        opening, closing = _MERMAID_SHAPES[_shape(box)]
+        return f"{ids[box.id]}{opening}{text}{closing}"
+
+    lines += _clusters(drawing, lambda number, label, _: f'subgraph s{number}["{_mermaid_text(label)}"]', node, "end")
     for link in drawing.links:
         arrow = "-.->" if link.cross_app else "-->"
         lines.append(f"  {ids[link.parent]} {arrow} {ids[link.child]}")
@@ -243,22 +257,13 @@ def to_dot(drawing: Drawing) -> str:
         '  node [fontname="Helvetica", fontsize="10"];',
         '  edge [arrowsize="0.7"];',
     ]
-    clusters = 0
-    for app in drawing.apps:
-        clusters += 1
-        lines.append(f"  subgraph cluster_{clusters} {{")
-        lines.append(f'    label="{_dot_text(app)}";')
-        for label, boxes in _groups(drawing, app):
-            indent = "    "
-            if label:
-                clusters += 1
-                lines.append(f"    subgraph cluster_{clusters} {{")
-                lines.append(f'      label="{_dot_text(label)}"; style="dashed";')
-                indent = "      "
-            lines += [f"{indent}{ids[box.id]} [{_attributes(_dot_node(box))}];" for box in boxes]
-            if label:
-                lines.append("    }")
-        lines.append("  }")
+
+    def cluster(number: int, label: str, inner: bool) -> str:
+        indent = "      " if inner else "    "
+        style = ' style="dashed";' if inner else ""
+        return f'subgraph cluster_{number} {{\n{indent}label="{_dot_text(label)}";{style}'
+
+    lines += _clusters(drawing, cluster, lambda box: f"{ids[box.id]} [{_attributes(_dot_node(box))}];", "}")
     for link in drawing.links:
         style = ' [style="dashed"]' if link.cross_app else ""
         lines.append(f"  {ids[link.parent]} -> {ids[link.child]}{style};")

@@ -1,15 +1,6 @@
-"""``migtool.core.drawing``: what the graph picture shows, on a hand-built graph
-(``tests/drawing_fixture.py``, drawn here)::
-
-    accounts.0001_initial                                     (release 1.0, never changes)
-        v
-    shop.0001 -> 0002 -> ... -> 0006                          (release 1.0: a linear run)
-        shop.0006 -> 0007_a, 0007_b -> 0008_merge             (release 2.0+build-1: a merge)
-        shop.0008_merge -> 0009_backfill                      (on disk only, irreversible)
-    billing.0001_initial -> 0002_x                            (release 2.0+build-1)
-    billing.0001_squashed_0002_x (replaces both, originals on disk)
-    billing.0003_y, after the squash and shop.0007_a          (on disk only)
-"""
+"""``migtool.core.drawing``: what the graph picture shows, on the hand-built graph
+of ``tests/drawing_fixture.py`` (its docstring draws it): merges, a squash, a
+linear run, an irreversible step, a cross-app edge and three releases."""
 
 from __future__ import annotations
 
