@@ -24,6 +24,7 @@ COMMANDS = {
     "migtool_doctor": "doctor",
     "migtool_graph": "graph",
     "migtool_verify": "verify",
+    "migtool_fleet": "fleet",
 }
 CLI_NAMES = {cli: name for name, cli in COMMANDS.items()}
 WITH_MIGTOOL = 'INSTALLED_APPS = [*INSTALLED_APPS, "migtool"]\n'
