@@ -3,7 +3,7 @@
 A target is one place migrations are applied: a ``DATABASES`` alias, or one
 PostgreSQL schema inside an alias (schema-per-tenant).  It is a plain value, so
 it can be sent to another process or machine, printed, and stored in a
-journal row or a manifest.  Pure: no Django here.
+journal row or a manifest.  No Django here.
 """
 
 from __future__ import annotations
