@@ -167,13 +167,16 @@ def test_failure_in_one_target_changes_exactly_the_documented_targets(make_proje
     assert journaled["t3"] is None if want_status["t3"] == "not started" else journaled["t3"] is not None
 
 
-def test_jobs_run_the_rest_in_worker_processes_and_continue_past_a_failure(make_project):
+def test_jobs_run_the_rest_in_worker_processes_and_continue_past_a_failure(make_project, tmp_path):
     project = fleet_project(make_project)
     project.env["FLEET_FAIL"] = "t1"
+    manifest = tmp_path / "out.json"
     result = project.migtool(
-        "migrate-safe", "--all-databases", "--jobs", "2", "--on-failure", "continue", "--format", "json"
-    )
+        "migrate-safe", "--all-databases", "--jobs", "2", "--on-failure", "continue", "--format", "json",
+        "--manifest", str(manifest),
+    )  # fmt: skip
     assert result.code == EXIT_RESTORED, result
+    assert json.loads(manifest.read_text()) == json.loads(result.stdout)
     assert outcomes(result.stdout) == {"default": "succeeded", "t1": "failed", "t2": "succeeded", "t3": "succeeded"}
     assert {a for a in ALIASES if migrated(project, a)} == {"default", "t2", "t3"}
     # Without a terminal: one line per finished target, then the counts.
