@@ -19,7 +19,7 @@ from migtool.api.fleet import (
 )
 from migtool.api.graph import draw_changes, draw_project
 from migtool.api.journal import diagnose_project, run_details, run_history
-from migtool.api.migrate import MigratePreview, execute_migrate, preview_migrate
+from migtool.api.migrate import MigratePreview, execute_migrate, preview_migrate, refuse_if_unsafe
 from migtool.api.project import NOW, Project
 from migtool.api.releases import (
     FreezeResult,
@@ -68,6 +68,7 @@ __all__ = [
     "preview_rollback_last",
     "read_each",
     "refuse_if_blocked",
+    "refuse_if_unsafe",
     "rollback_sql",
     "run_details",
     "run_history",

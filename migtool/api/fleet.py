@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from migtool.api.migrate import execute_migrate, preview_migrate
+from migtool.api.migrate import execute_migrate, preview_migrate, refuse_if_unsafe
 from migtool.api.project import Project
 from migtool.api.rollback import execute_rollback, preview_rollback, preview_rollback_last, refuse_if_blocked
 from migtool.api.running import exclusive
@@ -142,12 +142,8 @@ def _migrate(project: Project, database: str, order: FleetOrder) -> tuple[int, i
     preview = preview_migrate(project, database, release=order.release, create=True)
     if not preview.steps:
         return 0, None
-    if preview.unsafe and order.require_reversible:
-        raise PlanRefusedError(
-            "Batch refused by --require-reversible: a failure could not be undone; nothing was applied.",
-            hint="Split the batch, or make those migrations reversible.",
-            blockers=list(preview.undo_blockers),
-        )
+    if order.require_reversible:
+        refuse_if_unsafe(preview)
     run_id = execute_migrate(project, preview, _quiet, fleet_run=order.fleet_run)
     return len(preview.steps), run_id
 
@@ -157,12 +153,30 @@ def _rollback(project: Project, database: str, order: FleetOrder) -> tuple[int, 
         assert order.release is not None
         preview = preview_rollback(project, order.release, database, allow_drift=order.allow_drift)
     else:
+        if order.command == RESTORE:
+            _refuse_unless_last_migrate_was(database, order.fleet_run)
         preview = preview_rollback_last(project, database, allow_drift=order.allow_drift)
     if not preview.plan.steps and not preview.blockers:
         return 0, None
     refuse_if_blocked(preview)
     unapplied = execute_rollback(project, preview, _quiet, command=order.command, fleet_run=order.fleet_run)
     return len(unapplied), None
+
+
+def _refuse_unless_last_migrate_was(database: str, fleet_run: str) -> None:
+    """A restore undoes the newest successful migrate-safe: refuse when that is no
+    longer this fleet run's (another run migrated the target since it let go of it)."""
+    from migtool.django_adapter.connection import get_connection
+    from migtool.django_adapter.journal import SUCCEEDED as RUN_SUCCEEDED
+    from migtool.django_adapter.journal import Journal
+
+    runs = Journal(get_connection(database)).runs()
+    last = next((r for r in runs if r.command == MIGRATE and r.status == RUN_SUCCEEDED), None)
+    if last is None or last.fleet_run != fleet_run:
+        raise PlanRefusedError(
+            f"Not restored: the newest migrate-safe run on {database!r} is not part of fleet run {fleet_run}.",
+            hint="'migtool history' shows the runs; roll back to a release with 'migtool rollback RELEASE'.",
+        )
 
 
 def _quiet(event: Any) -> None:

@@ -110,6 +110,16 @@ def _refuse_not_on_disk(graph: ProjectGraph, recorded: frozenset[MigrationKey], 
         )
 
 
+def refuse_if_unsafe(preview: MigratePreview) -> None:
+    """``--require-reversible``: raise ``PlanRefusedError`` for a batch a failure could leave half-applied."""
+    if preview.unsafe:
+        raise PlanRefusedError(
+            "Batch refused by --require-reversible: a failure could not be undone; nothing was applied.",
+            hint="Split the batch, or make those migrations reversible.",
+            blockers=list(preview.undo_blockers),
+        )
+
+
 def _refuse_outside(graph: ProjectGraph, recorded: frozenset[MigrationKey], release: ReleaseSnapshot) -> None:
     """Refuse a migrate to ``release`` when reaching it would need unapplying."""
     outside = plan_rollback(graph, recorded, release).steps

@@ -12,7 +12,6 @@ from migtool.cli.options import (
     lock_timeout_option,
     project_options,
 )
-from migtool.errors import PlanRefusedError
 from migtool.fleet.runner import Policy
 from migtool.render.payloads import migrate_to_dict
 from migtool.render.tables import migrate_table
@@ -133,11 +132,7 @@ def _migrate_safe(
         for blocker in preview.undo_blockers:
             app.say(f"  x {blocker}")
         if require_reversible:
-            raise PlanRefusedError(
-                "Batch refused by --require-reversible: a failure could not be undone; nothing was applied.",
-                hint="Split the batch, or make those migrations reversible.",
-                blockers=list(preview.undo_blockers),
-            )
+            api.refuse_if_unsafe(preview)
     if show_plan:
         return
     run_id = api.execute_migrate(project, preview, app.progress("applying"))
