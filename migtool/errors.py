@@ -54,6 +54,22 @@ class ReleaseExistsError(PlanRefusedError):
     """Freezing would overwrite an existing release file."""
 
 
+class UnreadableSourceError(PlanRefusedError):
+    """A migration of a past release cannot be known without importing it.
+
+    Raised by the static reader with ``reason`` only; the freeze from git
+    re-raises it naming the file and the ref.
+    """
+
+    def __init__(self, reason: str, *, hint: str | None = None, **details: Any) -> None:
+        super().__init__(details.pop("message", reason), hint=hint, reason=reason, **details)
+        self.reason = reason
+
+
+class GitError(ConfigurationError):
+    """git is missing, the directory is not a repository, or a ref does not exist."""
+
+
 class LockHeldError(MigtoolError):
     """Another migtool run holds the database lock."""
 

@@ -17,6 +17,7 @@ from migtool.api.fleet import (
     select_targets,
     up_to_date_targets,
 )
+from migtool.api.git_freeze import EXTERNAL_CHOICES, TagFreeze, freeze_from_git, freeze_git_tags
 from migtool.api.graph import draw_changes, draw_project
 from migtool.api.journal import diagnose_project, run_details, run_history
 from migtool.api.migrate import MigratePreview, execute_migrate, preview_migrate, refuse_if_unsafe
@@ -41,6 +42,7 @@ from migtool.api.running import exclusive, run_journaled
 from migtool.api.verify import StepResult, VerifyReport, verify_releases
 
 __all__ = [
+    "EXTERNAL_CHOICES",
     "NOW",
     "FleetOrder",
     "FreezeResult",
@@ -49,6 +51,7 @@ __all__ = [
     "ReleaseSummary",
     "RollbackPreview",
     "StepResult",
+    "TagFreeze",
     "VerifyReport",
     "database_state",
     "diagnose_project",
@@ -60,6 +63,8 @@ __all__ = [
     "exclusive",
     "fleet_command",
     "fleet_status",
+    "freeze_from_git",
+    "freeze_git_tags",
     "freeze_release",
     "list_releases",
     "new_fleet_run",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -39,7 +40,12 @@ def freeze_release(project: Project, release: str, *, force: bool = False) -> Fr
     when the file exists and ``force`` is false (saying what would change).
     """
     check_release_name(release)
-    snapshot = project.disk_snapshot(release)
+    return save_release(project, project.disk_snapshot(release), force=force)
+
+
+def save_release(project: Project, snapshot: ReleaseSnapshot, *, force: bool) -> FreezeResult:
+    """Write ``snapshot``, refusing to overwrite an existing file (saying what would change) unless ``force``."""
+    release = snapshot.release
     changes = None
     if project.store.exists(release):
         try:
@@ -90,13 +96,16 @@ def diff_releases(project: Project, old: str, new: str | None = None) -> Release
 @dataclass(frozen=True)
 class ReleaseSummary:
     """One release file.  ``problem`` says why a file cannot be read (then the
-    counts are unknown), so one broken file is listed instead of hiding the rest."""
+    counts are unknown), so one broken file is listed instead of hiding the rest.
+    ``source`` is None when frozen from the code, else where in git."""
 
     name: str
     apps: int | None
     migrations: int | None
     legacy: bool
     problem: str | None = None
+    source: Mapping[str, str] | None = None
+    not_frozen: tuple[str, ...] = ()
 
 
 def list_releases(project: Project) -> list[ReleaseSummary]:
@@ -109,7 +118,12 @@ def list_releases(project: Project) -> list[ReleaseSummary]:
             summaries.append(ReleaseSummary(name, None, None, False, error.message))
             continue
         count = None if snapshot.legacy else len(snapshot.keys())
-        summaries.append(ReleaseSummary(name, len(snapshot.apps), count, snapshot.legacy))
+        not_frozen = tuple(sorted(snapshot.not_frozen))
+        summaries.append(
+            ReleaseSummary(
+                name, len(snapshot.apps), count, snapshot.legacy, source=snapshot.source, not_frozen=not_frozen
+            )
+        )
     return summaries
 
 

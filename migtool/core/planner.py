@@ -60,16 +60,17 @@ def plan_rollback(graph: ProjectGraph, recorded: frozenset[MigrationKey], releas
     anything: release migrations that are not applied become a refusal.
     """
     members = release.keys()
+    not_frozen = release.not_frozen
 
     def in_release(key: MigrationKey) -> bool:
-        return is_member(graph, members, key)
+        return key.app_label in not_frozen or is_member(graph, members, key)
 
     applied = graph.applied(recorded)
     warnings = tuple(
         f"App {app!r} is in release {release.release} but has no migrations on disk; "
         "migtool leaves whatever it recorded alone."
         for app in sorted({k.app_label for k in members} - set(graph.apps))
-    )
+    ) + _not_frozen_warnings(release, graph)
     refusals = []
     missing = sorted(
         k
@@ -107,6 +108,23 @@ def plan_rollback(graph: ProjectGraph, recorded: frozenset[MigrationKey], releas
         warnings=warnings,
         stale_rows=tuple(sorted(s for s in graph.replaces if s in after and not graph.atoms([s]) <= after)),
     )
+
+
+def _not_frozen_warnings(release: ReleaseSnapshot, graph: ProjectGraph) -> tuple[str, ...]:
+    """Say which apps the plan leaves alone because the release (frozen from git) does not describe them."""
+    warnings = []
+    external = sorted(set(release.external) & set(graph.apps))
+    if external:
+        warnings.append(
+            f"Release {release.release} was frozen from git and does not describe apps whose migrations live "
+            f"outside the repository: {', '.join(external)}; rollback leaves them alone."
+        )
+    for app, why in sorted(release.unreadable.items()):
+        if app in graph.apps:
+            warnings.append(
+                f"Release {release.release} could not freeze app {app!r} ({why}); rollback leaves it alone."
+            )
+    return tuple(warnings)
 
 
 def is_member(graph: ProjectGraph, members: frozenset[MigrationKey], key: MigrationKey) -> bool:

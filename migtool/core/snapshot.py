@@ -5,6 +5,12 @@ A snapshot records, per app, the leaf migrations, the full set of migrations
 each squash's ``replaces`` and the sha256 of every migration file.  Its JSON
 form is deterministic (sorted keys, sorted lists, no timestamps) so freezing
 twice gives byte-identical files and version control shows real diffs.
+
+A release frozen from a git ref also records its provenance (``source``) and
+the apps it could not freeze: ``external`` (migrations outside the
+repository) and ``unreadable`` (app -> why).  Such files are format version 2,
+so an older migtool, which would take those apps as absent and unapply them,
+refuses the file instead of misreading it.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from migtool.errors import GraphConflictError, InvalidReleaseNameError, Malforme
 
 FORMAT = "migtool-release"
 FORMAT_VERSION = 1
+NOT_FROZEN_FORMAT_VERSION = 2  # files with "external" or "unreadable" apps
 _HEX = re.compile(r"[0-9a-f]*")
 RELEASE_NAME = re.compile(r"[A-Za-z0-9_+-][A-Za-z0-9._+-]{0,127}")
 
@@ -68,6 +75,14 @@ class ReleaseSnapshot:
     apps: Mapping[str, AppSnapshot]
     django_version: str | None = None
     legacy: bool = False
+    source: Mapping[str, str] | None = None
+    external: tuple[str, ...] = ()
+    unreadable: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def not_frozen(self) -> frozenset[str]:
+        """Apps whose migrations this release does not describe: commands leave them alone."""
+        return frozenset(self.external) | frozenset(self.unreadable)
 
     def keys(self) -> frozenset[MigrationKey]:
         """Every migration of the release, in both spellings of each squash."""
@@ -86,13 +101,19 @@ class ReleaseSnapshot:
                 "migrations": sorted(snap.migrations),
                 "squashes": {s: sorted(str(k) for k in r) for s, r in snap.squashes.items()},
             }
-        payload = {
+        payload: dict[str, Any] = {
             "apps": apps,
             "django_version": self.django_version,
             "format": FORMAT,
-            "format_version": FORMAT_VERSION,
+            "format_version": NOT_FROZEN_FORMAT_VERSION if self.not_frozen else FORMAT_VERSION,
             "release": self.release,
         }
+        if self.source is not None:
+            payload["source"] = dict(self.source)
+        if self.external:
+            payload["external"] = sorted(self.external)
+        if self.unreadable:
+            payload["unreadable"] = dict(self.unreadable)
         return json.dumps(payload, indent=2, sort_keys=True) + "\n"
 
 
@@ -187,15 +208,17 @@ def parse_snapshot(text: str, release: str, source: str, only_apps: Collection[s
     if "format" not in data:
         return _parse_legacy(data, release, bad)
     version = data.get("format_version")
-    if data.get("format") != FORMAT or type(version) is not int or version != FORMAT_VERSION:  # True == 1
+    known = (FORMAT_VERSION, NOT_FROZEN_FORMAT_VERSION)
+    if data.get("format") != FORMAT or type(version) is not int or version not in known:  # True == 1
         raise bad(
             f"unsupported format {data.get('format')!r} version {data.get('format_version')!r} "
-            f"(this migtool reads {FORMAT} version {FORMAT_VERSION})"
+            f"(this migtool reads {FORMAT} versions {', '.join(map(str, known))})"
         )
     if data.get("release") != release:
         raise bad(f"it says it is release {data.get('release')!r}, but the file is named for {release!r}")
+    provenance, external, unreadable = _parse_provenance(data, bad)
     apps_data = data.get("apps")
-    if not isinstance(apps_data, dict) or not apps_data:
+    if not isinstance(apps_data, dict) or not (apps_data or external or unreadable):
         raise bad("'apps' must be a non-empty object")
     apps = {
         app: _parse_app(app, entry, bad)
@@ -205,7 +228,28 @@ def parse_snapshot(text: str, release: str, source: str, only_apps: Collection[s
     django_version = data.get("django_version")
     if django_version is not None and not isinstance(django_version, str):
         raise bad("'django_version' must be a string")
-    return ReleaseSnapshot(release=release, apps=apps, django_version=django_version)
+    return ReleaseSnapshot(
+        release=release,
+        apps=apps,
+        django_version=django_version,
+        source=provenance,
+        external=external,
+        unreadable=unreadable,
+    )
+
+
+def _parse_provenance(data: dict[str, Any], bad: Any) -> tuple[dict[str, str] | None, tuple[str, ...], dict[str, str]]:
+    """``source``, ``external`` and ``unreadable`` of a file frozen from git (all optional)."""
+    source = data.get("source")
+    if source is not None and not (isinstance(source, dict) and set(map(type, source.values())) <= {str}):
+        raise bad("'source' must map names to strings")
+    external = data.get("external", [])
+    if not isinstance(external, list) or not set(map(type, external)) <= {str}:
+        raise bad("'external' must be a list of app labels")
+    unreadable = data.get("unreadable", {})
+    if not isinstance(unreadable, dict) or not set(map(type, unreadable.values())) <= {str}:
+        raise bad("'unreadable' must map app labels to reasons")
+    return source, tuple(sorted(external)), dict(sorted(unreadable.items()))
 
 
 def _is_str_list(value: object) -> bool:
@@ -281,6 +325,7 @@ class ReleaseDiff:
     new: str
     apps: tuple[AppDiff, ...]
     unverified: tuple[str, ...] = ()
+    not_compared: tuple[str, ...] = ()
 
     @property
     def has_changes(self) -> bool:
@@ -292,9 +337,12 @@ def diff(old: ReleaseSnapshot, new: ReleaseSnapshot) -> ReleaseDiff:
 
     A migration present in both whose checksum is unknown on either side (a
     legacy file) cannot be compared; such releases are listed in ``unverified``.
+    Apps that either release did not freeze (``not_frozen``) are listed in
+    ``not_compared``, not reported as added or removed.
     """
     apps: list[AppDiff] = []
-    for app in sorted(set(old.apps) | set(new.apps)):
+    unknown = old.not_frozen | new.not_frozen
+    for app in sorted((set(old.apps) | set(new.apps)) - unknown):
         before = old.apps.get(app, AppSnapshot((), ()))
         after = new.apps.get(app, AppSnapshot((), ()))
         common = sorted(set(before.migrations) & set(after.migrations))
@@ -308,4 +356,4 @@ def diff(old: ReleaseSnapshot, new: ReleaseSnapshot) -> ReleaseDiff:
         if added or removed or edited:
             apps.append(AppDiff(app, added, removed, edited))
     unverified = tuple(s.release for s in (old, new) if s.legacy)
-    return ReleaseDiff(old=old.release, new=new.release, apps=tuple(apps), unverified=unverified)
+    return ReleaseDiff(old.release, new.release, tuple(apps), unverified, tuple(sorted(unknown)))

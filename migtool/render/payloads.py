@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from migtool.fleet.outcomes import TargetOutcome, counts
 
 if TYPE_CHECKING:
-    from migtool.api import FreezeResult, MigratePreview, ReleaseSummary, RollbackPreview, VerifyReport
+    from migtool.api import FreezeResult, MigratePreview, ReleaseSummary, RollbackPreview, TagFreeze, VerifyReport
     from migtool.core.doctor import Finding
     from migtool.core.snapshot import ReleaseDiff
     from migtool.core.status import DatabaseStatus
@@ -34,6 +34,7 @@ def diff_to_dict(changes: ReleaseDiff) -> dict[str, Any]:
             "new": changes.new,
             "has_changes": changes.has_changes,
             "unverified": list(changes.unverified),
+            "not_compared": list(changes.not_compared),
             "apps": [
                 {"app": a.app, "added": list(a.added), "removed": list(a.removed), "edited": list(a.edited)}
                 for a in changes.apps
@@ -54,6 +55,31 @@ def freeze_to_dict(result: FreezeResult) -> dict[str, Any]:
                 for app, s in snapshot.apps.items()
             },
             "replaced": diff_to_dict(result.replaced) if result.replaced else None,
+            "source": dict(snapshot.source) if snapshot.source else None,
+            "external": list(snapshot.external),
+            "unreadable": dict(snapshot.unreadable),
+        },
+    )
+
+
+def freeze_tags_to_dict(frozen: list[TagFreeze]) -> dict[str, Any]:
+    return _wrap(
+        "freeze-git-tags",
+        {
+            "releases": [
+                {
+                    "tag": f.tag,
+                    "release": f.release,
+                    "commit": f.commit,
+                    "path": str(f.path),
+                    "written": f.snapshot is not None,
+                    "apps": None if f.snapshot is None else len(f.snapshot.apps),
+                    "migrations": None if f.snapshot is None else len(f.snapshot.keys()),
+                    "external": [] if f.snapshot is None else list(f.snapshot.external),
+                    "unreadable": {} if f.snapshot is None else dict(f.snapshot.unreadable),
+                }
+                for f in frozen
+            ]
         },
     )
 
@@ -63,7 +89,15 @@ def releases_to_dict(releases: list[ReleaseSummary]) -> dict[str, Any]:
         "releases",
         {
             "releases": [
-                {"name": r.name, "apps": r.apps, "migrations": r.migrations, "legacy": r.legacy, "problem": r.problem}
+                {
+                    "name": r.name,
+                    "apps": r.apps,
+                    "migrations": r.migrations,
+                    "legacy": r.legacy,
+                    "problem": r.problem,
+                    "source": dict(r.source) if r.source else None,
+                    "not_frozen": list(r.not_frozen),
+                }
                 for r in releases
             ]
         },

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from datetime import datetime
 
-    from migtool.api import FreezeResult, MigratePreview, ReleaseSummary, RollbackPreview, VerifyReport
+    from migtool.api import FreezeResult, MigratePreview, ReleaseSummary, RollbackPreview, TagFreeze, VerifyReport
     from migtool.core.doctor import Finding
     from migtool.core.safety import StepCheck
     from migtool.core.snapshot import ReleaseDiff
@@ -37,12 +37,30 @@ def freeze_table(result: FreezeResult, *, ascii_only: bool) -> Table:
     return table
 
 
+def freeze_tags_table(frozen: list[TagFreeze], *, ascii_only: bool) -> Table:
+    table = _table(
+        "Releases from git tags", "Tag", "Release", "Commit", "Apps", "Migrations", "Written", ascii_only=ascii_only
+    )
+    for f in frozen:
+        if f.snapshot is None:
+            table.add_row(f.tag, f.release, f.commit[:12], "", "", "no (exists; --force overwrites)")
+        else:
+            count = str(len(f.snapshot.keys()))
+            table.add_row(f.tag, f.release, f.commit[:12], str(len(f.snapshot.apps)), count, "yes")
+    return table
+
+
 def releases_table(releases: list[ReleaseSummary], *, ascii_only: bool) -> Table:
-    table = _table("Releases (newest first)", "Release", "Apps", "Migrations", "Format", ascii_only=ascii_only)
+    table = _table(
+        "Releases (newest first)", "Release", "Apps", "Migrations", "Format", "Frozen from", ascii_only=ascii_only
+    )
     for r in releases:
         count = "?" if r.migrations is None else str(r.migrations)
         form = f"! unreadable: {r.problem}" if r.problem else "legacy (leaves only)" if r.legacy else "full"
-        table.add_row(r.name, "?" if r.apps is None else str(r.apps), count, form)
+        origin = "code" if r.source is None else f"git {r.source.get('git_ref')} @ {r.source.get('commit', '')[:12]}"
+        if r.not_frozen:
+            origin += f" (not frozen: {', '.join(r.not_frozen)})"
+        table.add_row(r.name, "?" if r.apps is None else str(r.apps), count, form, "?" if r.problem else origin)
     return table
 
 

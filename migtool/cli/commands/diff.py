@@ -37,6 +37,9 @@ def diff(app: AppContext, *, old: str, new: str | None, check: bool) -> None:
         app.emit(diff_to_dict(changes), diff_table(changes, ascii_only=app.ascii_only) if changes.has_changes else None)
     for release in changes.unverified:
         app.say(f"Note: release {release} is a legacy (leaves-only) file without checksums; edits cannot be seen.")
+    if changes.not_compared:
+        apps = ", ".join(changes.not_compared)
+        app.say(f"Note: not compared, as a release frozen from git does not describe them: {apps}.")
     if not changes.has_changes:
         app.say(f"No differences between {changes.old} and {changes.new}.")
     elif check:
