@@ -3,11 +3,13 @@ a ``freeze`` run on a real checkout of the same ref (the oracle), on real reposi
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
-from git_repos import GitProject, read_release
+import pytest
+from git_repos import GitProject, git, read_release
 from projects import Project, migration
 from scenarios import CAT, ITEM, add_field, create_model
 
@@ -140,3 +142,235 @@ def test_external_apps_are_not_frozen_by_default(make_project: Any, tmp_path: Pa
     assert frozen["external"] == ["auth", "contenttypes"]
     assert frozen["format_version"] == 2
     assert frozen["apps"] == {k: v for k, v in expected["apps"].items() if k not in ("auth", "contenttypes")}
+
+
+def test_checksums_follow_line_ending_conversion_of_a_checkout(make_project: Any, tmp_path: Path) -> None:
+    """With ``eol=crlf`` a checkout writes CRLF files; the checksums must be those of that checkout."""
+    project = make_project({"shop": {"0001_initial": migration(ops=[ITEM])}})
+    (project.root / ".gitattributes").write_text("*.py text eol=crlf\n")
+    repo = GitProject.init(project)
+    repo.commit("shop")
+    repo.tag("v1")
+    oracle, frozen = tmp_path / "oracle", tmp_path / "git"
+    expected = repo.checkout_freeze("v1", "1", oracle)
+    result = project.migtool("freeze", "--release", "1", "--git-ref", "v1", "--releases-dir", str(frozen))
+    assert result.code == 0, result
+    assert _without_source(read_release(frozen, "1")) == expected
+    blob = repo.git("cat-file", "blob", "v1:shop/migrations/0001_initial.py").encode()
+    assert hashlib.sha256(blob).hexdigest() != expected["apps"]["shop"]["checksums"]["0001_initial"]
+
+
+def test_releases_and_diff_across_both_kinds(make_project: Any, tmp_path: Path) -> None:
+    repo = history(make_project)
+    releases = tmp_path / "releases"
+    repo.checkout_freeze("v2.0", "2.0", releases)
+    result = repo.project.migtool("freeze", "--release", "3.0", "--git-ref", "v3.0", "--releases-dir", str(releases))
+    assert result.code == 0, result
+    listing = repo.project.migtool("releases", "--releases-dir", str(releases), "--format", "json")
+    assert listing.code == 0, listing
+    by_name = {r["name"]: r for r in json.loads(listing.stdout)["releases"]}
+    assert by_name["2.0"]["source"] is None
+    assert by_name["3.0"]["source"]["git_ref"] == "v3.0"
+    assert by_name["3.0"]["not_frozen"] == ["auth", "contenttypes"]
+    table = repo.project.migtool("releases", "--releases-dir", str(releases))
+    assert "git v3.0 @ " in table.stdout and "code" in table.stdout, table
+    changes = repo.project.migtool("diff", "2.0", "3.0", "--releases-dir", str(releases), "--format", "json")
+    assert changes.code == 0, changes
+    body = json.loads(changes.stdout)
+    assert body["not_compared"] == ["auth", "contenttypes"]
+    assert body["apps"] == [
+        {"app": "crm", "added": [], "removed": [], "edited": ["0001_initial"]},
+        {"app": "shop", "added": ["0002_price"], "removed": sorted(SQUASHED), "edited": []},
+    ]
+
+
+# --------------------------------------------------------------------------- refusals
+
+
+def _refused(project: Project, out: Path, *args: str) -> str:
+    """Run a freeze that must be refused with exit 4 and write nothing; return stderr."""
+    result = project.migtool("freeze", *args, "--releases-dir", str(out))
+    assert result.code == 4, result
+    assert "Traceback" not in result.output, result
+    assert result.stderr.startswith("Error: ") and "\nHint: " in result.stderr, result
+    assert not out.exists() or not list(out.iterdir()), result
+    return result.stderr
+
+
+UNREADABLE = {
+    "computed dependencies": (
+        migration(deps=[("shop", "0001_initial")]).replace("    dependencies = [", "    dependencies = EXTRA + ["),
+        "dependencies is computed at import time (EXTRA + [('shop', '0001_initial')])",
+    ),
+    "computed replaces": (
+        migration(deps=[("shop", "0001_initial")]).replace(
+            "    dependencies =", "    replaces = [('shop', n) for n in NAMES]\n    dependencies ="
+        ),
+        "replaces is computed at import time",
+    ),
+    "python 2 syntax": (
+        migration(deps=[("shop", "0001_initial")]) + 'print "done"\n',
+        "it does not parse with this Python",
+    ),
+    "custom base class": (
+        migration(deps=[("shop", "0001_initial")]).replace("(migrations.Migration)", "(BaseMigration)"),
+        "Migration derives from BaseMigration",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(UNREADABLE))
+def test_unreadable_migrations_are_refused_naming_file_and_ref(make_project: Any, tmp_path: Path, case: str) -> None:
+    source, reason = UNREADABLE[case]
+    project = make_project({"shop": {"0001_initial": migration(ops=[ITEM])}, "crm": {"0001_a": migration()}})
+    project.write_migration("shop", "0002_x", source)
+    repo = GitProject.init(project)
+    repo.commit("an unreadable migration")
+    repo.tag("v1")
+    stderr = _refused(project, tmp_path / "out", "--release", "1", "--git-ref", "v1")
+    assert "Cannot freeze v1 from git: shop/migrations/0002_x.py (app 'shop'): " in stderr
+    assert reason in stderr
+    # --skip-unreadable writes the release without that app, and says why in the file.
+    out = tmp_path / "skipped"
+    result = project.migtool(
+        "freeze", "--release", "1", "--git-ref", "v1", "--skip-unreadable", "--releases-dir", str(out)
+    )
+    assert result.code == 0, result
+    frozen = read_release(out, "1")
+    assert sorted(frozen["apps"]) == ["crm"]
+    assert frozen["unreadable"]["shop"].startswith("shop/migrations/0002_x.py: ")
+    assert reason in frozen["unreadable"]["shop"]
+
+
+def test_a_renamed_app_folder_is_refused(make_project: Any, tmp_path: Path) -> None:
+    project = make_project({"shop": {"0001_initial": migration(ops=[ITEM])}})
+    repo = GitProject.init(project)
+    repo.commit("shop")
+    repo.tag("v1")
+    repo.git("mv", "shop", "store")
+    (project.root / "store" / "apps.py").write_text(
+        "from django.apps import AppConfig\n\n\nclass StoreConfig(AppConfig):\n    name = 'store'\n    label = 'shop'\n"
+    )
+    settings = project.root / "settings.py"
+    settings.write_text(settings.read_text().replace("INSTALLED_APPS = ['shop']", "INSTALLED_APPS = ['store']"))
+    repo.commit("rename the shop folder to store, keeping the label")
+    assert project.migtool("freeze", "--release", "now", "--releases-dir", str(tmp_path / "now")).code == 0
+    stderr = _refused(project, tmp_path / "out", "--release", "1", "--git-ref", "v1")
+    assert "Cannot freeze v1 from git: shop/migrations (app 'shop'): " in stderr
+    assert "keeps its migrations in store/migrations today" in stderr
+
+
+def test_tag_backfill_is_all_or_nothing_skips_existing_and_forces(make_project: Any, tmp_path: Path) -> None:
+    project = make_project({"shop": {"0001_initial": migration(ops=[ITEM])}})
+    repo = GitProject.init(project)
+    repo.commit("shop")
+    repo.tag("v1")
+    project.write_migration("shop", "0002_b", migration(deps=[("shop", "0001_initial")], ops=[B_FIELD]))
+    repo.commit("0002_b")
+    repo.tag("v2", annotated=True)
+    project.write_migration("shop", "0003_bad", UNREADABLE["python 2 syntax"][0].replace("0001_initial", "0002_b"))
+    repo.commit("an unreadable migration")
+    repo.tag("v3")
+    out = tmp_path / "out"
+    stderr = _refused(project, out, "--git-tags", "v*")
+    assert "Cannot freeze v3 from git: shop/migrations/0003_bad.py" in stderr
+    repo.git("tag", "-d", "v3")
+    result = project.migtool("freeze", "--git-tags", "v*", "--name-from-tag", "s/^v//", "--releases-dir", str(out))
+    assert result.code == 0, result
+    assert "Froze 2 release(s) from 2 tag(s)" in result.stderr
+    assert read_release(out, "2")["apps"]["shop"]["leaves"] == ["0002_b"]
+    (out / "1.json").write_text((out / "1.json").read_text().replace('"release": "1"', '"release": "1" '))
+    before = (out / "1.json").read_text()
+    again = project.migtool(
+        "freeze", "--git-tags", "v*", "--name-from-tag", "s/^v//", "--releases-dir", str(out), "--format", "json"
+    )
+    assert again.code == 0, again
+    assert [r["written"] for r in json.loads(again.stdout)["releases"]] == [False, False]
+    assert (out / "1.json").read_text() == before
+    forced = project.migtool(
+        "freeze", "--git-tags", "v*", "--name-from-tag", "s/^v//", "--force", "--releases-dir", str(out)
+    )
+    assert forced.code == 0, forced
+    assert (out / "1.json").read_text() != before
+
+
+def test_a_shallow_clone_without_tags_says_how_to_fetch_them(make_project: Any, tmp_path: Path) -> None:
+    project = make_project({"shop": {"0001_initial": migration(ops=[ITEM])}})
+    repo = GitProject.init(project)
+    repo.commit("shop")
+    repo.tag("v1")
+    repo.commit("later")
+    shallow = tmp_path / "shallow"
+    git(tmp_path, "clone", "-q", "--depth", "1", "--no-tags", f"file://{project.root}", str(shallow))
+    clone = Project(root=shallow, db=project.db, apps=project.apps, env=dict(project.env))
+    for args in (["--git-tags", "v*"], ["--release", "1", "--git-ref", "v1"]):
+        result = clone.migtool("freeze", *args, "--releases-dir", str(tmp_path / "out"))
+        assert result.code == 2, result
+        assert "Hint: This is a shallow clone: run 'git fetch --tags --unshallow' first." in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+# --------------------------------------------------------------------------- rollback
+
+
+@pytest.mark.backends
+def test_rollback_to_a_git_frozen_release_ends_where_a_checkout_frozen_one_does(
+    make_project: Any, tmp_path: Path
+) -> None:
+    lead = swappable_migration([("shop", "0001_initial")], [create_model("Lead", owner=USER_FK)])
+    project: Project = make_project(
+        {"shop": {"0001_initial": migration(ops=[ITEM])}, "crm": {"0001_initial": lead}}, extra_settings=SETTINGS
+    )
+    repo = GitProject.init(project)
+    repo.commit("release 1")
+    repo.tag("v1", annotated=True)
+    project.write_migration("shop", "0002_b", migration(deps=[("shop", "0001_initial")], ops=[B_FIELD]))
+    project.write_migration("crm", "0002_note", migration(deps=[("crm", "0001_initial")], ops=[CAT]))
+    project.add_app("bj", {"0001_a": migration(deps=[("shop", "0002_b")], ops=[create_model("Thing")])})
+    repo.commit("after release 1")
+    from_git, from_checkout = tmp_path / "git", tmp_path / "checkout"
+    repo.checkout_freeze("v1", "1", from_checkout)
+    assert project.migtool("freeze", "--release", "1", "--git-ref", "v1", "--releases-dir", str(from_git)).code == 0
+
+    states = []
+    for releases in (from_git, from_checkout):
+        assert project.manage("migrate").code == 0
+        project.db.execute("INSERT INTO shop_item (name, qty, b) VALUES ('kept', 1, 7)")
+        result = project.migtool("rollback", "1", "--yes", "--releases-dir", str(releases))
+        assert result.code == 0, result
+        states.append((project.db.applied(), project.db.tables(), project.db.columns("shop_item")))
+        assert project.db.rows("SELECT name FROM shop_item") == [("kept",)]
+        project.db.execute("DELETE FROM shop_item")
+    assert states[0] == states[1]
+    applied, tables, columns = states[0]
+    assert ("shop", "0002_b") not in applied and ("bj", "0001_a") not in applied
+    assert ("auth", "0001_initial") in applied and ("crm", "0001_initial") in applied
+    assert "bj_thing" not in tables and "crm_cat" not in tables and "b" not in columns
+    plan = project.migtool("rollback", "1", "--dry-run", "--releases-dir", str(from_git))
+    assert "does not describe apps whose migrations live outside the repository: auth, contenttypes" in plan.output
+
+
+def test_rollback_leaves_an_unreadable_app_alone(make_project: Any, tmp_path: Path) -> None:
+    project = make_project(
+        {"shop": {"0001_initial": migration(ops=[ITEM])}, "crm": {"0001_a": migration(ops=[create_model("Lead")])}}
+    )
+    repo = GitProject.init(project)
+    project.write_migration(
+        "crm", "0002_x", UNREADABLE["computed dependencies"][0].replace("shop", "crm").replace("0001_initial", "0001_a")
+    )
+    repo.commit("release 1, crm unreadable")
+    repo.tag("v1")
+    project.write_migration("shop", "0002_b", migration(deps=[("shop", "0001_initial")], ops=[B_FIELD]))
+    project.write_migration("crm", "0002_x", migration(deps=[("crm", "0001_a")], ops=[CAT]))
+    repo.commit("fixed later")
+    out = tmp_path / "out"
+    frozen = project.migtool(
+        "freeze", "--release", "1", "--git-ref", "v1", "--skip-unreadable", "--releases-dir", str(out)
+    )
+    assert frozen.code == 0, frozen
+    assert project.manage("migrate").code == 0
+    result = project.migtool("rollback", "1", "--yes", "--releases-dir", str(out))
+    assert result.code == 0, result
+    assert "could not freeze app 'crm'" in result.output and "rollback leaves it alone" in result.output
+    applied = project.db.applied()
+    assert ("crm", "0002_x") in applied and ("shop", "0002_b") not in applied
