@@ -22,7 +22,7 @@ DJANGO_KEY := $(firstword $(shell printf '%s' '$(DJANGO)' | cksum))
 STAMP := $(VENV)/.migtool-installed-$(DJANGO_KEY)
 EXAMPLE_REQS := $(wildcard examples/requirements.txt)
 
-.PHONY: install test test-fleet lint demo clean bench
+.PHONY: install test test-fleet lint demo clean bench bench-git-freeze
 
 install: $(STAMP)
 
@@ -73,6 +73,11 @@ demo: $(STAMP)
 #   make bench BENCH_ARGS='--preset small --backends sqlite --groups read'
 bench: $(STAMP)
 	PATH="$(BIN):$$PATH" $(BIN)/python tests/bench/run.py $(BENCH_ARGS)
+
+# freeze --git-tags on a generated repository (issue #16); wall and CPU time per tag.
+#   make bench-git-freeze BENCH_ARGS='--preset huge --tags 40'
+bench-git-freeze: $(STAMP)
+	PATH="$(BIN):$$PATH" $(BIN)/python tests/bench/git_freeze.py $(BENCH_ARGS)
 
 clean:
 	rm -rf .venv .venv-*/ .pytest_cache .hypothesis .mypy_cache .ruff_cache build *.egg-info

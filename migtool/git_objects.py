@@ -76,8 +76,9 @@ class GitRepository:
         return tags
 
     def tree(self, commit: str) -> list[TreeEntry]:
-        """Every file of ``commit``'s tree, recursively, paths relative to the top level."""
-        output = self._git("ls-tree", "-r", "-z", "--full-tree", commit, what=f"list the tree of {commit}")
+        """Every file and folder of ``commit``'s tree, recursively, paths relative to the
+        top level; folders have mode ``040000`` (their id changes when anything inside does)."""
+        output = self._git("ls-tree", "-r", "-t", "-z", "--full-tree", commit, what=f"list the tree of {commit}")
         entries = []
         for record in output.split("\0"):
             if record:

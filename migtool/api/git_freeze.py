@@ -24,7 +24,7 @@ import site
 import sysconfig
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from migtool.api.project import Project
 from migtool.api.releases import FreezeResult, save_release
@@ -35,7 +35,7 @@ from migtool.errors import GraphConflictError, InputError, UnreadableSourceError
 from migtool.git_objects import GitRepository
 
 EXTERNAL_CHOICES = ("unknown", "current")
-_SYMLINK, _SUBMODULE = "120000", "160000"
+_TREE, _SYMLINK, _SUBMODULE = "040000", "120000", "160000"
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ class GitFreezer:
             external=frozenset(external_labels),
             external_graph=project.graph if external == "current" else None,
         )
-        self._parsed: dict[tuple[str, str], tuple[MigrationSource, str] | UnreadableSourceError] = {}
+        self._apps_read: dict[tuple[str, str], dict[str, SourceFile] | UnreadableSourceError | None] = {}
 
     def snapshot(self, release: str, ref: str) -> tuple[ReleaseSnapshot, str]:
         """Return release ``release`` as of ``ref``, and the commit it names."""
@@ -108,42 +108,47 @@ class GitFreezer:
         return replace(snapshot, source=source, external=external, unreadable=unreadable), commit
 
     def _apps(self, tree: list[TreeEntry], ref: str, unreadable: dict[str, str]) -> dict[str, dict[str, SourceFile]]:
-        """Each repository app's migration files at ``tree``, read and parsed, by label."""
-        by_folder: dict[str, list[TreeEntry]] = {folder: [] for folder in self.folders.values()}
-        for entry in tree:
-            for parent in PurePosixPath(entry.path).parents:
-                if str(parent) in by_folder:
-                    by_folder[str(parent)].append(entry)
-        found: dict[str, dict[str, TreeEntry]] = {}
-        for label, folder in self.folders.items():
-            files = migration_files(folder, by_folder[folder])
-            if files is not None:
-                found[label] = files
-            elif renamed := _renamed_from(label, tree, set(self.folders.values())):
-                error = UnreadableSourceError(
-                    f"app {label!r} keeps its migrations in {folder} today, which does not exist there, but "
-                    f"{renamed} does: the app's folder was renamed since",
-                    app=label,
-                    path=renamed,
-                )
-                self._refuse_or_skip(error, ref, unreadable)
-        wanted = [e for files in found.values() for e in files.values() if (e.oid, e.path) not in self._parsed]
-        contents = self.repo.read([e for e in wanted if e.mode not in (_SYMLINK, _SUBMODULE)])
-        for entry in wanted:
-            self._parsed[(entry.oid, entry.path)] = _parse(entry, contents.get(entry.path))
-        apps: dict[str, dict[str, SourceFile]] = {}
-        for label, files in found.items():
-            try:
-                apps[label] = {name: self._source(label, entry) for name, entry in files.items()}
-            except UnreadableSourceError as error:
-                self._refuse_or_skip(error, ref, unreadable)
-        return apps
+        """Each repository app's migration files at ``tree``, read and parsed, by label.
 
-    def _source(self, label: str, entry: TreeEntry) -> SourceFile:
-        parsed = self._parsed[(entry.oid, entry.path)]
-        if isinstance(parsed, UnreadableSourceError):
-            raise UnreadableSourceError(parsed.reason, app=label, path=entry.path)
-        return SourceFile(entry.path, parsed[0], parsed[1])
+        An app whose folder has the same tree id as at an earlier ref is taken as
+        it was read then: a backfill reads and parses only what changed.
+        """
+        folders = {e.path: e.oid for e in tree if e.mode == _TREE}
+        pending = {
+            label: folder
+            for label, folder in self.folders.items()
+            if folder in folders and (folder, folders[folder]) not in self._apps_read
+        }
+        by_folder: dict[str, list[TreeEntry]] = {folder: [] for folder in pending.values()}
+        for entry in tree:  # a migrations package's files, and its sub-packages' __init__
+            parent = entry.path.rpartition("/")[0]
+            for folder in (parent, parent.rpartition("/")[0]):
+                if folder in by_folder:
+                    by_folder[folder].append(entry)
+        listed = {
+            label: migration_files(folder, [e for e in by_folder[folder] if e.mode not in (_TREE, _SUBMODULE)])
+            for label, folder in pending.items()
+        }
+        contents = self.repo.read([e for f in listed.values() if f for e in f.values() if e.mode != _SYMLINK])
+        for label, files in listed.items():
+            folder = pending[label]
+            self._apps_read[(folder, folders[folder])] = None if files is None else _read_app(label, files, contents)
+        apps: dict[str, dict[str, SourceFile]] = {}
+        for label, folder in self.folders.items():
+            if folder not in folders:
+                if renamed := _renamed_from(label, folders, set(self.folders.values())):
+                    reason = (
+                        f"app {label!r} keeps its migrations in {folder} today, which does not exist there, "
+                        f"but {renamed} does: the app's folder was renamed since"
+                    )
+                    self._refuse_or_skip(UnreadableSourceError(reason, app=label, path=renamed), ref, unreadable)
+                continue
+            read = self._apps_read[(folder, folders[folder])]
+            if isinstance(read, UnreadableSourceError):
+                self._refuse_or_skip(read, ref, unreadable)
+            elif read is not None:
+                apps[label] = read
+        return apps
 
     def _refuse_or_skip(self, error: UnreadableSourceError, ref: str, unreadable: dict[str, str]) -> None:
         path, app = error.details["path"], error.details["app"]
@@ -171,19 +176,31 @@ def _inside(folder: Path, toplevel: Path) -> str | None:
     return resolved.relative_to(toplevel).as_posix()
 
 
-def _renamed_from(label: str, tree: list[TreeEntry], mapped: set[str]) -> str | None:
-    """A migrations package at the ref that no app maps today, in a folder named like
-    the app's default label: where an app whose folder is gone kept its migrations."""
-    for entry in tree:
-        path = PurePosixPath(entry.path)
-        folder = path.parent
-        named_like_app = path.stem == "__init__" and folder.name == "migrations" and folder.parent.name == label
-        if named_like_app and str(folder) not in mapped:
-            return str(folder)
+def _renamed_from(label: str, folders: dict[str, str], mapped: set[str]) -> str | None:
+    """A ``migrations`` folder at the ref that no app maps today, inside a folder named like
+    the app's label: where an app whose folder is gone kept its migrations."""
+    for folder in folders:
+        parent, _, name = folder.rpartition("/")
+        if name == "migrations" and parent.rpartition("/")[2] == label and folder not in mapped:
+            return folder
     return None
 
 
+def _read_app(
+    label: str, files: dict[str, TreeEntry], contents: dict[str, bytes]
+) -> dict[str, SourceFile] | UnreadableSourceError:
+    """One app's migration files, parsed, or why the first unreadable one cannot be read."""
+    read = {}
+    for name, entry in files.items():
+        parsed = _parse(entry, contents.get(entry.path))
+        if isinstance(parsed, UnreadableSourceError):
+            return UnreadableSourceError(parsed.reason, app=label, path=entry.path)
+        read[name] = SourceFile(entry.path, *parsed)
+    return read
+
+
 def _parse(entry: TreeEntry, content: bytes | None) -> tuple[MigrationSource, str] | UnreadableSourceError:
+    """What the file declares and its checksum, or why it cannot be read."""
     if entry.mode == _SYMLINK:
         return UnreadableSourceError("it is a symbolic link, which git stores as its target's path")
     if content is None or not entry.path.endswith(".py"):

@@ -197,7 +197,11 @@ def irreversible_since_releases(
         members = release.keys()
         later = ordered[index + 1].keys() if index + 1 < len(ordered) else frozenset(graph.nodes)
         blocking = sorted(
-            k for k in later if not is_member(graph, members, k) and facts.get(k, MigrationFacts()).irreversible
+            k
+            for k in later
+            if k.app_label not in release.not_frozen  # rollback to it leaves those apps alone
+            and not is_member(graph, members, k)
+            and facts.get(k, MigrationFacts()).irreversible
         )
         for key in blocking:
             findings.append(

@@ -15,13 +15,14 @@ refuses the file instead of misreading it.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from migtool.core.graph import MigrationKey, ProjectGraph
+from migtool.core.graph import DependencyGraph, MigrationKey, ProjectGraph
 from migtool.errors import GraphConflictError, InvalidReleaseNameError, MalformedReleaseError
 
 FORMAT = "migtool-release"
@@ -133,19 +134,21 @@ def freeze(graph: ProjectGraph, release: str, django_version: str | None) -> Rel
             hint="Run 'python manage.py makemigrations --merge', commit the merge migration, then freeze.",
             conflicts={app: [k.name for k in keys] for app, keys in conflicts.items()},
         )
-    members = _members(graph, [k for keys in leaves.values() for k in keys])
+    members = _members(graph, [k for keys in leaves.values() for k in keys], effective)
     leaf_names = {app: tuple(k.name for k in keys) for app, keys in leaves.items()}
     return ReleaseSnapshot(release, _app_snapshots(graph, members, leaf_names, checksums=True), django_version)
 
 
-def _members(graph: ProjectGraph, leaves: list[MigrationKey]) -> frozenset[MigrationKey]:
+def _members(
+    graph: ProjectGraph, leaves: list[MigrationKey], effective: DependencyGraph | None = None
+) -> frozenset[MigrationKey]:
     """Return the full set of a release with these leaves, in both spellings.
 
     Ancestors in the effective graph reach squashes that nothing declares a
     dependency on; the closure over declared edges reaches originals hidden by
     a squash.  Keys not on disk are kept, so callers can report them.
     """
-    return graph.closure(set(leaves) | graph.effective().ancestors(leaves))
+    return graph.closure(set(leaves) | (effective or graph.effective()).ancestors(leaves))
 
 
 def _app_snapshots(
@@ -153,8 +156,8 @@ def _app_snapshots(
 ) -> dict[str, AppSnapshot]:
     """Split ``members`` into per-app snapshots, with squash relations (and checksums) from ``graph``."""
     apps: dict[str, AppSnapshot] = {}
-    for app in sorted({k.app_label for k in members}):
-        keys = sorted(k for k in members if k.app_label == app)
+    for app, group in itertools.groupby(sorted(members), key=lambda k: k.app_label):
+        keys = list(group)
         apps[app] = AppSnapshot(
             leaves=leaves.get(app, ()),
             migrations=tuple(k.name for k in keys),

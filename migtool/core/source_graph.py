@@ -38,9 +38,12 @@ class TreeEntry:
     oid: str
 
 
+_SUFFIXES = sorted(importlib.machinery.all_suffixes(), key=len, reverse=True)
+
+
 def module_name(filename: str) -> str | None:
     """The module name ``pkgutil`` gives a file (``inspect.getmodulename``), or None."""
-    for suffix in sorted(importlib.machinery.all_suffixes(), key=len, reverse=True):
+    for suffix in _SUFFIXES:
         if filename.endswith(suffix):
             return filename[: -len(suffix)]
     return None

@@ -187,3 +187,16 @@ def test_release_members_missing_from_code_and_database_refuse_the_plan():
         code_not_at_release(squashed, frozenset(), release_of({"shop.0001_a": [], "shop.0002_b": ["shop.0001_a"]}))
         is None
     )
+
+
+def test_apps_a_release_did_not_freeze_are_left_alone_and_named():
+    from dataclasses import replace
+
+    edges = {**MERGE, "auth.0001_initial": [], "auth.0002_more": ["auth.0001_initial"]}
+    graph = build(edges)
+    release = replace(release_of({"shop.0001_a": []}), external=("auth",), unreadable={"other": "why"})
+    plan = plan_rollback(graph, frozenset(graph.nodes), release)
+    assert set(names(plan.steps)) == {"shop.0003_d", "shop.0002_b", "shop.0002_c"}
+    assert [r.kind for r in plan.refusals] == ["would-break-dependencies"]  # other.0001_x needs shop.0002_c
+    assert any("outside the repository: auth; rollback leaves them alone" in w for w in plan.warnings)
+    assert any("could not freeze app 'other' (why)" in w for w in plan.warnings)

@@ -236,7 +236,7 @@ MALFORMED = [
     pytest.param("{}", "it names no apps", id="empty-object"),
     pytest.param(current_format(top("format", "other")), "unsupported format 'other' version 1", id="wrong-format"),
     pytest.param(
-        current_format(top("format_version", 2)), "unsupported format 'migtool-release' version 2", id="wrong-version"
+        current_format(top("format_version", 3)), "unsupported format 'migtool-release' version 3", id="wrong-version"
     ),
     pytest.param(
         current_format(top("release", "9.9")),
@@ -489,3 +489,31 @@ def test_excerpt_of_some_apps_leaves_the_others_out_unchecked():
         parse_snapshot(text, "1.0", SOURCE)
     with pytest.raises(MalformedReleaseError, match="app 'broken'"):
         parse_snapshot(text, "1.0", SOURCE, only_apps={"o", "broken"})
+
+
+def test_a_release_frozen_from_git_records_provenance_and_what_it_did_not_freeze():
+    from dataclasses import replace
+
+    base = snapshot("1.0", {"s": {"0001": D0}})
+    from_git = replace(base, source={"git_ref": "v1.0", "commit": "c" * 40})
+    data = json.loads(from_git.to_json())
+    assert data["source"] == {"git_ref": "v1.0", "commit": "c" * 40}
+    assert data["format_version"] == 1  # every app frozen: readable by a migtool that knows only version 1
+    partial = replace(from_git, external=("contenttypes", "auth"), unreadable={"t": "t/migrations/0002.py: why"})
+    data = json.loads(partial.to_json())
+    assert (data["format_version"], data["external"]) == (2, ["auth", "contenttypes"])
+    parsed = parse_snapshot(partial.to_json(), "1.0", "1.0.json")
+    assert parsed == replace(partial, external=("auth", "contenttypes"))
+    assert parsed.not_frozen == {"auth", "contenttypes", "t"}
+    only_external = replace(partial, apps={})
+    assert parse_snapshot(only_external.to_json(), "1.0", "1.0.json").apps == {}
+
+
+def test_diff_does_not_compare_apps_a_release_did_not_freeze():
+    from dataclasses import replace
+
+    checkout = snapshot("1.0", {"s": {"0001": D0}, "auth": {"0001": D0}})
+    from_git = replace(snapshot("1.1", {"s": {"0001": D0, "0002": D1}}), external=("auth",))
+    changes = diff(checkout, from_git)
+    assert changes.apps == (AppDiff("s", added=("0002",), removed=(), edited=()),)
+    assert changes.not_compared == ("auth",)
