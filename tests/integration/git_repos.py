@@ -43,17 +43,15 @@ class GitProject:
     """A test project whose root is a git repository."""
 
     project: Project
+    root: Path  # the repository's top level: the project's root or a folder above it
 
     @classmethod
-    def init(cls, project: Project) -> GitProject:
+    def init(cls, project: Project, toplevel: Path | None = None) -> GitProject:
+        root = toplevel or project.root
         project.env.update(GIT_ENV)
-        (project.root / ".gitignore").write_text(IGNORED)
-        git(project.root, "init", "-q", "-b", "main")
-        return cls(project)
-
-    @property
-    def root(self) -> Path:
-        return self.project.root
+        (root / ".gitignore").write_text(IGNORED)
+        git(root, "init", "-q", "-b", "main")
+        return cls(project, root)
 
     def git(self, *args: str) -> str:
         return git(self.root, *args)
@@ -71,12 +69,13 @@ class GitProject:
 
     def checkout_freeze(self, ref: str, release: str, out: Path) -> dict[str, Any]:
         """The oracle: ``freeze`` run on a real checkout of ``ref`` (a git worktree)."""
-        tree = self.root.parent / f"checkout-{release}"
+        tree = self.root.parent / f"{self.root.name}-checkout-{release}"
         self.git("worktree", "add", "-q", "--detach", str(tree), ref)
         try:
-            env = {**self.project.child_env(), "PYTHONPATH": str(tree)}
+            cwd = tree / self.project.root.relative_to(self.root)
+            env = {**self.project.child_env(), "PYTHONPATH": str(cwd)}
             argv = [sys.executable, "-m", "migtool", "freeze", "--release", release, "--releases-dir", str(out)]
-            proc = subprocess.run(argv, cwd=tree, env=env, capture_output=True, text=True, check=False)
+            proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, check=False)
             assert proc.returncode == 0, Result(proc.returncode, proc.stdout, proc.stderr, tuple(argv))
         finally:
             self.git("worktree", "remove", "--force", str(tree))

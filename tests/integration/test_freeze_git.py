@@ -374,3 +374,44 @@ def test_rollback_leaves_an_unreadable_app_alone(make_project: Any, tmp_path: Pa
     assert "could not freeze app 'crm'" in result.output and "rollback leaves it alone" in result.output
     applied = project.db.applied()
     assert ("crm", "0002_x") in applied and ("shop", "0002_b") not in applied
+
+
+def test_migration_modules_app_labels_and_a_project_below_the_top_level(make_project: Any, tmp_path: Path) -> None:
+    """shop's migrations live in shop/db_migrations (MIGRATION_MODULES), crm's label is
+    'sales', quiet's migrations are disabled, and the project is a folder inside the repository."""
+    settings = """
+        INSTALLED_APPS = ["shop", "crm.apps.CrmConfig", "quiet"]
+        MIGRATION_MODULES = {"shop": "shop.db_migrations", "quiet": None}
+    """
+    project = make_project({"shop": {"0001_initial": migration(ops=[ITEM])}, "quiet": {}}, extra_settings=settings)
+    (project.root / "shop" / "migrations").rename(project.root / "shop" / "db_migrations")
+    crm = project.root / "crm"
+    (crm / "migrations").mkdir(parents=True)
+    for name in ("__init__.py", "models.py", "migrations/__init__.py"):
+        (crm / name).write_text("")
+    (crm / "apps.py").write_text(
+        "from django.apps import AppConfig\n\n\nclass CrmConfig(AppConfig):\n    name = 'crm'\n    label = 'sales'\n"
+    )
+    (crm / "migrations" / "0001_a.py").write_text(migration(deps=[("shop", "0001_initial")], ops=[CAT]))
+    (project.root / "quiet" / "migrations" / "0001_ignored.py").write_text(migration())
+    repo = GitProject.init(project, toplevel=tmp_path)
+    repo.commit("release 1")
+    repo.tag("v1")
+    (crm / "migrations" / "0002_b.py").write_text(migration(deps=[("sales", "0001_a")]))
+    repo.commit("later")
+    expected = repo.checkout_freeze("v1", "1", tmp_path.parent / f"{tmp_path.name}-oracle")
+    out = tmp_path.parent / f"{tmp_path.name}-git"
+    result = project.migtool("freeze", "--release", "1", "--git-ref", "v1", "--releases-dir", str(out))
+    assert result.code == 0, result
+    assert _without_source(read_release(out, "1")) == expected
+    assert sorted(expected["apps"]) == ["sales", "shop"]
+    assert expected["apps"]["sales"]["migrations"] == ["0001_a"]
+
+
+def test_an_unknown_ref_is_bad_input(make_project: Any, tmp_path: Path) -> None:
+    project = make_project({"shop": {"0001_initial": migration(ops=[ITEM])}})
+    GitProject.init(project).commit("shop")
+    result = project.migtool("freeze", "--release", "1", "--git-ref", "v9", "--releases-dir", str(tmp_path / "out"))
+    assert result.code == 2, result
+    assert "Error: No commit 'v9' in the git repository" in result.stderr and "Hint: " in result.stderr
+    assert not (tmp_path / "out").exists()
