@@ -62,7 +62,7 @@ class UnreadableSourceError(PlanRefusedError):
     """
 
     def __init__(self, reason: str, *, hint: str | None = None, **details: Any) -> None:
-        super().__init__(details.pop("message", reason), hint=hint, reason=reason, **details)
+        super().__init__(details.pop("message", reason), hint=hint, **details)
         self.reason = reason
 
 

@@ -124,13 +124,21 @@ def test_releases_json(migtool):
     migtool.write("1.0", '{"shop": "0002_price"}')  # legacy, leaves only
     result = migtool("releases", "--format", "json")
     assert result.exit_code == 0, result.output
-    full = {"apps": 2, "migrations": 3, "legacy": False, "problem": None}
+    full = {"apps": 2, "migrations": 3, "legacy": False, "problem": None, "source": None, "not_frozen": []}
     assert json.loads(result.stdout) == {
         "schema_version": 1,
         "kind": "releases",
         "releases": [
             *({"name": n, **full} for n in NEWEST_FIRST),
-            {"name": "1.0", "apps": 1, "migrations": None, "legacy": True, "problem": None},
+            {
+                "name": "1.0",
+                "apps": 1,
+                "migrations": None,
+                "legacy": True,
+                "problem": None,
+                "source": None,
+                "not_frozen": [],
+            },
         ],
     }
 
@@ -186,6 +194,7 @@ def test_diff_json(two_releases):
         "new": "2.0",
         "has_changes": True,
         "unverified": [],
+        "not_compared": [],
         "apps": [
             {"app": "shop", "added": ["0003_stock"], "removed": [], "edited": ["0002_price"]},
             {"app": "users", "added": [], "removed": ["0001_initial"], "edited": []},

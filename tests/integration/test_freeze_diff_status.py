@@ -290,11 +290,51 @@ def test_releases_newest_first_by_version(offline_project: Callable[..., Project
     payload = as_json(ok(project, "releases", "--format", "json"))
     assert payload["kind"] == "releases"
     assert payload["releases"] == [
-        {"name": "10.0", "apps": 2, "migrations": 3, "legacy": False, "problem": None},
-        {"name": "2.0.10", "apps": 2, "migrations": 3, "legacy": False, "problem": None},
-        {"name": "2.0.9-rc1", "apps": 2, "migrations": 3, "legacy": False, "problem": None},
-        {"name": "2.0.9", "apps": 2, "migrations": 3, "legacy": False, "problem": None},
-        {"name": "1.9", "apps": 1, "migrations": None, "legacy": True, "problem": None},
+        {
+            "name": "10.0",
+            "apps": 2,
+            "migrations": 3,
+            "legacy": False,
+            "problem": None,
+            "source": None,
+            "not_frozen": [],
+        },
+        {
+            "name": "2.0.10",
+            "apps": 2,
+            "migrations": 3,
+            "legacy": False,
+            "problem": None,
+            "source": None,
+            "not_frozen": [],
+        },
+        {
+            "name": "2.0.9-rc1",
+            "apps": 2,
+            "migrations": 3,
+            "legacy": False,
+            "problem": None,
+            "source": None,
+            "not_frozen": [],
+        },
+        {
+            "name": "2.0.9",
+            "apps": 2,
+            "migrations": 3,
+            "legacy": False,
+            "problem": None,
+            "source": None,
+            "not_frozen": [],
+        },
+        {
+            "name": "1.9",
+            "apps": 1,
+            "migrations": None,
+            "legacy": True,
+            "problem": None,
+            "source": None,
+            "not_frozen": [],
+        },
     ]
 
     table = ok(project, "releases").stdout
