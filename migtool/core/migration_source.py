@@ -105,12 +105,21 @@ def _migration_class(module: ast.Module) -> ast.ClassDef:
         raise UnreadableSourceError("it has no Migration class (Django raises BadMigrationError)")
     if not isinstance(last, ast.ClassDef):
         raise UnreadableSourceError("Migration is not a class statement here (it is assigned or imported)")
-    bases = [ast.unparse(b) for b in last.bases]
-    if last.keywords or len(bases) != 1 or bases[0] not in _MIGRATION_BASES:
-        raise UnreadableSourceError(
-            f"Migration derives from {', '.join(bases) or 'nothing'}, which may set its attributes at import time"
-        )
+    if last.keywords or len(last.bases) != 1 or _dotted(last.bases[0]) not in _MIGRATION_BASES:
+        bases = ", ".join(_short(b) for b in last.bases) or "nothing"
+        raise UnreadableSourceError(f"Migration derives from {bases}, which may set its attributes at import time")
     return last
+
+
+def _dotted(node: ast.expr) -> str | None:
+    """``a.b.c`` for a name or attribute chain, else None (cheaper than unparsing)."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    return ".".join([node.id, *reversed(parts)])
 
 
 def _bound_names(statement: ast.stmt) -> set[str]:
@@ -168,7 +177,7 @@ def _swappable(node: ast.expr) -> Swappable | None:
     """``migrations.swappable_dependency(settings.X)`` (or the bare function name), else None."""
     if not isinstance(node, ast.Call) or node.keywords or len(node.args) != 1:
         return None
-    func = ast.unparse(node.func)
+    func = _dotted(node.func)
     arg = node.args[0]
     if func not in ("migrations.swappable_dependency", "swappable_dependency"):
         return None

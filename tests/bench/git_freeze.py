@@ -8,7 +8,8 @@ and ``django.setup()`` included), median over ``--runs``:
 
 * ``freeze --release r2`` on the work tree (imports every migration: the baseline);
 * ``freeze --release r2 --git-ref v2`` (one tag, every blob read and parsed);
-* ``freeze --git-tags 'v*' --force`` (every tag; per tag = total / tags).
+* ``freeze --git-tags 'v*' --force`` (every tag; per further tag = (all - one) / (tags - 1));
+* inside one process, the CPU time of the setup, of a cold tag and of the next tag.
 
     python tests/bench/git_freeze.py                     # large preset (~2,000 migrations), 20 tags
     python tests/bench/git_freeze.py --preset huge --tags 40
@@ -17,6 +18,7 @@ and ``django.setup()`` included), median over ``--runs``:
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import shutil
@@ -90,6 +92,33 @@ def timed(root: Path, runs: int, *args: str) -> tuple[float, float]:
     return statistics.median(walls), statistics.median(cpus)
 
 
+# Inside one process: CPU time of setting up (django.setup, app folders), of one tag read
+# cold (every blob read and parsed) and of the next tag (only changed folders read again).
+IN_PROCESS = """
+import json, resource
+def cpu():
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+from migtool.api import Project
+from migtool.api.git_freeze import GitFreezer
+times, start = {}, cpu()
+freezer = GitFreezer(Project())
+times["setup"], start = cpu() - start, cpu()
+freezer.snapshot("r2", "v2")
+times["cold tag"], start = cpu() - start, cpu()
+freezer.snapshot("r3", "v3")
+times["next tag"] = cpu() - start
+print(json.dumps(times))
+"""
+
+
+def in_process(root: Path) -> dict[str, float]:
+    result = subprocess.run(
+        [sys.executable, "-c", IN_PROCESS], cwd=root, env=gen.child_env(), capture_output=True, text=True, check=True
+    )
+    return json.loads(result.stdout)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset", default="large")
@@ -109,6 +138,8 @@ def main() -> None:
         print(f"freeze --git-tags 'v*' ({args.tags} tags):       {every[0]:6.2f} s / {every[1]:6.2f} s")
         per_tag = [(e - o) / (args.tags - 1) for e, o in zip(every, one, strict=True)]
         print(f"each further tag:                          {per_tag[0]:6.3f} s / {per_tag[1]:6.3f} s")
+        inside = in_process(root)
+        print("in one process, CPU: " + ", ".join(f"{k} {v:.3f} s" for k, v in inside.items()))
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
