@@ -130,15 +130,7 @@ def test_releases_json(migtool):
         "kind": "releases",
         "releases": [
             *({"name": n, **full} for n in NEWEST_FIRST),
-            {
-                "name": "1.0",
-                "apps": 1,
-                "migrations": None,
-                "legacy": True,
-                "problem": None,
-                "source": None,
-                "not_frozen": [],
-            },
+            {**full, "name": "1.0", "apps": 1, "migrations": None, "legacy": True},
         ],
     }
 
@@ -288,12 +280,7 @@ def test_releases_lists_the_good_files_and_flags_the_broken_one(two_releases, co
     payload = json.loads(two_releases("releases", "--format", "json").stdout)
     rows = {r["name"]: r for r in payload["releases"]}
     assert rows["1.5"]["apps"] is None and rows["1.5"]["problem"].startswith(f"Malformed release file {path}")
-    assert rows["2.0"] == {
-        "name": "2.0",
-        "apps": 1,
-        "migrations": 3,
-        "legacy": False,
-        "problem": None,
+    assert rows["2.0"] == {"name": "2.0", "apps": 1, "migrations": 3, "legacy": False, "problem": None} | {
         "source": None,
         "not_frozen": [],
     }

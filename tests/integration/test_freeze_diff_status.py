@@ -289,52 +289,10 @@ def test_releases_newest_first_by_version(offline_project: Callable[..., Project
 
     payload = as_json(ok(project, "releases", "--format", "json"))
     assert payload["kind"] == "releases"
+    good = {"legacy": False, "problem": None, "source": None, "not_frozen": []}
     assert payload["releases"] == [
-        {
-            "name": "10.0",
-            "apps": 2,
-            "migrations": 3,
-            "legacy": False,
-            "problem": None,
-            "source": None,
-            "not_frozen": [],
-        },
-        {
-            "name": "2.0.10",
-            "apps": 2,
-            "migrations": 3,
-            "legacy": False,
-            "problem": None,
-            "source": None,
-            "not_frozen": [],
-        },
-        {
-            "name": "2.0.9-rc1",
-            "apps": 2,
-            "migrations": 3,
-            "legacy": False,
-            "problem": None,
-            "source": None,
-            "not_frozen": [],
-        },
-        {
-            "name": "2.0.9",
-            "apps": 2,
-            "migrations": 3,
-            "legacy": False,
-            "problem": None,
-            "source": None,
-            "not_frozen": [],
-        },
-        {
-            "name": "1.9",
-            "apps": 1,
-            "migrations": None,
-            "legacy": True,
-            "problem": None,
-            "source": None,
-            "not_frozen": [],
-        },
+        *({"name": n, "apps": 2, "migrations": 3, **good} for n in ("10.0", "2.0.10", "2.0.9-rc1", "2.0.9")),
+        {"name": "1.9", "apps": 1, "migrations": None, **good, "legacy": True},
     ]
 
     table = ok(project, "releases").stdout
