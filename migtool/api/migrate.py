@@ -64,8 +64,8 @@ def preview_migrate(
     Read-only, except that ``create`` lets a missing SQLite file be created.
     """
     from migtool.django_adapter.connection import get_connection
-    from migtool.django_adapter.executor import build_executor, check_history, forward_order, plan_migrations
     from migtool.django_adapter.loader import load_recorded
+    from migtool.django_adapter.plans import build_executor, check_history, forward_order, plan_migrations
     from migtool.django_adapter.preflight import undo_check
 
     if release is not None:

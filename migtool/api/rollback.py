@@ -21,7 +21,8 @@ from migtool.errors import (
 )
 
 if TYPE_CHECKING:
-    from migtool.django_adapter.executor import Observer, Prepared
+    from migtool.django_adapter.executor import Observer
+    from migtool.django_adapter.plans import Prepared
 
 
 @dataclass(frozen=True)
@@ -81,8 +82,8 @@ def refuse_if_blocked(preview: RollbackPreview) -> None:
 def _preview_backwards(
     project: Project, connection: Any, database: str, snapshot: ReleaseSnapshot, *, allow_drift: bool = False
 ) -> RollbackPreview:
-    from migtool.django_adapter.executor import prepare_backwards
     from migtool.django_adapter.loader import load_recorded
+    from migtool.django_adapter.plans import prepare_backwards
     from migtool.django_adapter.preflight import check_steps
 
     recorded = frozenset(load_recorded(connection))
@@ -119,7 +120,7 @@ def rollback_sql(project: Project, preview: RollbackPreview) -> list[str]:
     would), so the preview cannot be executed afterwards.
     """
     from migtool.django_adapter.connection import get_connection
-    from migtool.django_adapter.executor import collect_sql
+    from migtool.django_adapter.plans import collect_sql
 
     if preview.prepared is None:
         return []

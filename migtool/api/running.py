@@ -13,7 +13,8 @@ from migtool.errors import (
 )
 
 if TYPE_CHECKING:
-    from migtool.django_adapter.executor import Batch, Observer, Prepared, StepEvent
+    from migtool.django_adapter.executor import Batch, Observer, StepEvent
+    from migtool.django_adapter.plans import Prepared
 
 
 @contextmanager

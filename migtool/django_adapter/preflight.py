@@ -45,7 +45,7 @@ from django.db.models import UniqueConstraint
 from migtool.core.doctor import MigrationFacts
 from migtool.core.graph import MigrationKey
 from migtool.core.safety import StepCheck
-from migtool.django_adapter.executor import Prepared
+from migtool.django_adapter.plans import Prepared
 
 # Statements PostgreSQL refuses to run inside a transaction block.
 _NON_ATOMIC_SQL = re.compile(r"\bCONCURRENTLY\b|\bVACUUM\b", re.IGNORECASE)

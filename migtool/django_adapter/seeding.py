@@ -69,7 +69,8 @@ class Seeder:
         """Insert ``ROWS_PER_TABLE`` rows into every table of the state ``connection`` is in."""
         from django.db import DatabaseError, transaction
 
-        from migtool.django_adapter.executor import build_executor, first_line
+        from migtool.django_adapter.plans import build_executor
+        from migtool.django_adapter.restore import first_line
 
         executor = build_executor(connection, False)
         state = executor._create_project_state(with_applied_migrations=True)

@@ -90,7 +90,7 @@ django.setup()
 from django.db import connection
 
 from migtool.core.graph import MigrationKey
-from migtool.django_adapter.executor import prepare_backwards
+from migtool.django_adapter.plans import prepare_backwards
 from migtool.django_adapter.preflight import check_steps
 
 keys = [MigrationKey(*arg.split(".", 1)) for arg in sys.argv[1:]]

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from strategies import dags
 
 from migtool.core.graph import ProjectGraph
-from migtool.django_adapter.executor import full_plan
+from migtool.django_adapter.plans import full_plan
 
 
 def django_graph(g: ProjectGraph) -> MigrationGraph:

@@ -1,0 +1,187 @@
+"""Django's ``MigrationExecutor`` and migration objects for a plan migtool made.
+
+migtool plans over its own graph (``migtool.core``); running a plan, checking
+it beforehand and rendering the SQL it would run all need Django's view of
+the same migrations: an executor over migtool's loader, the migration objects
+for the planned keys (refused if Django disagrees about what is applied), and
+for a backwards plan the project states each migration is reverted from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.recorder import MigrationRecorder
+
+from migtool.core.graph import MigrationKey
+from migtool.django_adapter.loader import FilesReadOnceLoader
+from migtool.errors import PlanRefusedError
+
+
+class _Executor(MigrationExecutor):
+    """Django's ``MigrationExecutor`` over migtool's loader.
+
+    ``MigrationExecutor.__init__`` (the same four lines in Django 4.2 to 6.1)
+    would build its own ``MigrationLoader`` and read every migration file again.
+    """
+
+    def __init__(self, connection: Any, progress: Callable[..., None] | None, replace_migrations: bool) -> None:
+        self.connection = connection
+        self.loader = FilesReadOnceLoader(connection, replace_migrations=replace_migrations)
+        self.recorder = MigrationRecorder(connection)
+        self.progress_callback = progress
+
+
+def build_executor(connection: Any, use_originals: bool, progress: Callable[..., None] | None = None) -> Any:
+    """Return a fresh executor; after any failure Django's caches are stale (§1.3).
+
+    With ``use_originals`` squashes are not replaced, as Django's own
+    ``migration_plan`` does to target a replaced migration.
+    """
+    return _Executor(connection, progress, replace_migrations=not use_originals)
+
+
+def plan_migrations(executor: Any, steps: Sequence[MigrationKey], *, applied: bool = True) -> list[Any]:
+    """Return Django's migration objects for ``steps``; refuse if Django disagrees.
+
+    Steps to unapply must be applied in Django's own view, or
+    ``unapply_migration`` would run its DDL and then fail (§2.4 point 3);
+    steps to apply must not be.
+    """
+    recorded = executor.loader.applied_migrations
+    graph = executor.loader.graph.nodes
+    disagreement = [str(k) for k in steps if tuple(k) not in graph or (tuple(k) in recorded) != applied]
+    if disagreement:
+        state = "applied" if applied else "unapplied"
+        raise PlanRefusedError(
+            f"Django does not consider {', '.join(disagreement)} {state}, so migtool will not run the plan.",
+            hint="Run 'migtool status' to see the recorded state; this may be a migtool bug, please report it.",
+        )
+    return [executor.loader.graph.nodes[tuple(k)] for k in steps]
+
+
+def forward_order(executor: Any, steps: Sequence[MigrationKey]) -> tuple[MigrationKey, ...]:
+    """Return ``steps`` in the order Django will apply them.
+
+    ``_migrate_all_forwards`` runs a forward plan in the order of its full
+    plan, whatever order it is given; showing and journaling that order keeps
+    what migtool says equal to what happens.
+    """
+    full_plan = executor.migration_plan(executor.loader.graph.leaf_nodes(), clean_start=True)
+    position = {MigrationKey(m.app_label, m.name): i for i, (m, _) in enumerate(full_plan)}
+    return tuple(sorted(steps, key=position.__getitem__))
+
+
+def check_history(executor: Any) -> None:
+    """Refuse, as ``manage.py migrate`` does, a database whose recorded history is
+    inconsistent (a migration applied before one of its dependencies)."""
+    from django.db.migrations.exceptions import InconsistentMigrationHistory
+
+    try:
+        executor.loader.check_consistent_history(executor.connection)
+    except InconsistentMigrationHistory as exc:
+        raise PlanRefusedError(
+            f"Inconsistent migration history: {exc}",
+            hint="Repair django_migrations first ('migtool status' shows what is recorded).",
+        ) from None
+
+
+def collect_sql(connection: Any, migrations: Sequence[Any], states: dict[Any, Any]) -> list[str]:
+    """Return the SQL that unapplying ``migrations`` in order would run, running none of it."""
+    statements: list[str] = []
+    for migration in migrations:
+        with connection.schema_editor(collect_sql=True, atomic=migration.atomic) as editor:
+            migration.unapply(states[migration], editor, collect_sql=True)
+        statements.append(f"-- Unapply {migration.app_label}.{migration.name}")
+        statements.extend(editor.collected_sql)
+    return statements
+
+
+@dataclass
+class Prepared:
+    """Django's executor and migration objects for a backwards plan, built once
+    for the pre-flight checks and reused by the run.
+
+    The states the run starts each migration from are rendered only when first
+    asked for: rendering them is most of a rollback's cost on graphs with many
+    related models (django-migrations.md §5.3), and a dry run never needs them.
+    """
+
+    executor: Any
+    migrations: list[Any]
+
+    def replay(self) -> Iterator[tuple[Any, Any]]:
+        """Replay the applied history over one unrendered ``ProjectState``, as
+        ``MigrationExecutor._migrate_all_backwards`` does, and stop at each of
+        ``migrations`` (in the order they were applied) to yield it with the
+        state just before it.
+
+        The caller must advance that state over the yielded migration before
+        asking for the next one: ``mutate_state(state, preserve=False)``, or
+        ``state_forwards`` operation by operation.
+        """
+        from django.db.migrations.state import ProjectState
+
+        loader = self.executor.loader
+        wanted = set(self.migrations)
+        state = ProjectState(real_apps=loader.unmigrated_apps)
+        for key in full_plan(loader.graph):
+            if not wanted:
+                return
+            migration = loader.graph.nodes[key]
+            if migration in wanted:
+                wanted.discard(migration)
+                yield migration, state
+            elif key in loader.applied_migrations:
+                migration.mutate_state(state, preserve=False)
+
+    @cached_property
+    def states(self) -> dict[Any, Any]:
+        """For each migration, the rendered project state just before it was applied,
+        which its reverse operations start from; the models are rendered once and
+        each later mutation re-renders only what it changes."""
+        states = {}
+        for migration, state in self.replay():
+            if "apps" not in state.__dict__:
+                _ = state.apps
+            states[migration] = state.clone()
+            migration.mutate_state(state, preserve=False)
+        return states
+
+
+def full_plan(graph: Any) -> list[tuple[str, str]]:
+    """Every migration of a Django ``MigrationGraph``, in the order of
+    ``MigrationExecutor.migration_plan(graph.leaf_nodes(), clean_start=True)``:
+    the order ``_migrate_all_backwards`` replays the history in.
+
+    Django runs one depth-first search per leaf, each walking all the leaf's
+    ancestors again: leaves × migrations steps, a tenth of a second on 2,000
+    migrations.  The same post-order search, skipping what an earlier leaf
+    already planned, gives the same order in one pass (the skipped parts hold
+    only planned migrations, so they add nothing and move nothing).
+    """
+    planned: set[tuple[str, str]] = set()
+    order: list[tuple[str, str]] = []
+    for leaf in graph.leaf_nodes():
+        stack = [(graph.node_map[leaf], False)]
+        while stack:
+            node, expanded = stack.pop()
+            if node.key in planned:
+                continue
+            if expanded:
+                planned.add(node.key)
+                order.append(node.key)
+            else:
+                stack.append((node, True))
+                stack += [(parent, False) for parent in sorted(node.parents)]
+    return order
+
+
+def prepare_backwards(connection: Any, steps: Sequence[MigrationKey], use_originals: bool) -> Prepared:
+    """Build what pre-flight checks and the run of a backwards plan both need."""
+    executor = build_executor(connection, use_originals)
+    return Prepared(executor, plan_migrations(executor, steps))
