@@ -26,6 +26,7 @@ from migtool.core.graph import MigrationKey
 from migtool.django_adapter.loader import load_recorded, load_schema
 from migtool.django_adapter.plans import Prepared, build_executor, plan_migrations
 from migtool.django_adapter.restore import compensate, reset_connection, verify_restored
+from migtool.django_adapter.squash_view import SquashView
 from migtool.errors import ExecutionError, RestoreFailedError
 
 
@@ -104,6 +105,7 @@ def run_batch(connection: Any, batch: Batch, observer: Observer, prepared: Prepa
     else:
         executor, migrations, states = prepared.executor, prepared.migrations, prepared.states
         executor.progress_callback = tracker
+    view = SquashView.of(executor.loader)  # before the run changes what a fresh loader would see
     try:
         if batch.in_one_transaction:
             with _foreign_keys_deferred(connection), transaction.atomic(using=connection.alias):
@@ -117,7 +119,7 @@ def run_batch(connection: Any, batch: Batch, observer: Observer, prepared: Prepa
         compensated = not batch.in_one_transaction and bool(tracker.done)
         if compensated:
             undo_tracker = _Tracker(observer, len(tracker.done), ("restore", "restored"))
-            compensation_error = compensate(connection, batch, tracker.done, undo_tracker)
+            compensation_error = compensate(connection, batch, tracker.done, undo_tracker, view)
         verify_restored(reset_connection(connection), before, batch, failed, exc, compensation_error, compensated)
     _verify_done(connection, batch)
 

@@ -11,6 +11,7 @@ from django.db.migrations.loader import MigrationLoader
 
 from migtool.core.doctor import MigrationFacts
 from migtool.core.graph import MigrationKey, MigrationNode, ProjectGraph
+from migtool.django_adapter.squash_view import SquashView
 from migtool.errors import ConfigurationError
 
 
@@ -26,7 +27,8 @@ class FilesReadOnceLoader(MigrationLoader):
 
     Apps whose migrations module is missing count as unmigrated in every view
     (``ignore_no_migrations``), so the executor agrees with the graph migtool
-    planned on.
+    planned on.  With a ``view`` the squashes are resolved as that view
+    resolved them, not from what is recorded now (``squash_view``).
     """
 
     _files: ClassVar[tuple[dict[Any, Any], set[str], set[str]] | None] = None
@@ -34,8 +36,15 @@ class FilesReadOnceLoader(MigrationLoader):
     unmigrated_apps: set[str]
     migrated_apps: set[str]
 
-    def __init__(self, connection: Any, *, replace_migrations: bool = True) -> None:
-        super().__init__(connection, ignore_no_migrations=True, replace_migrations=replace_migrations)
+    def __init__(self, connection: Any, *, replace_migrations: bool = True, view: SquashView | None = None) -> None:
+        self.view = view
+        replace = replace_migrations and view is None
+        super().__init__(connection, ignore_no_migrations=True, replace_migrations=replace)
+
+    def build_graph(self) -> None:
+        super().build_graph()
+        if self.view is not None:
+            self.view.resolve(self)
 
     def load_disk(self) -> None:
         if FilesReadOnceLoader._files is None:

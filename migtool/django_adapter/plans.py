@@ -19,6 +19,7 @@ from django.db.migrations.recorder import MigrationRecorder
 
 from migtool.core.graph import MigrationKey
 from migtool.django_adapter.loader import FilesReadOnceLoader
+from migtool.django_adapter.squash_view import SquashView
 from migtool.errors import PlanRefusedError
 
 
@@ -29,20 +30,25 @@ class _Executor(MigrationExecutor):
     would build its own ``MigrationLoader`` and read every migration file again.
     """
 
-    def __init__(self, connection: Any, progress: Callable[..., None] | None, replace_migrations: bool) -> None:
+    def __init__(self, connection: Any, progress: Callable[..., None] | None, loader: FilesReadOnceLoader) -> None:
         self.connection = connection
-        self.loader = FilesReadOnceLoader(connection, replace_migrations=replace_migrations)
+        self.loader = loader
         self.recorder = MigrationRecorder(connection)
         self.progress_callback = progress
 
 
-def build_executor(connection: Any, use_originals: bool, progress: Callable[..., None] | None = None) -> Any:
+def build_executor(
+    connection: Any, use_originals: bool, progress: Callable[..., None] | None = None, *, view: SquashView | None = None
+) -> Any:
     """Return a fresh executor; after any failure Django's caches are stale (§1.3).
 
     With ``use_originals`` squashes are not replaced, as Django's own
-    ``migration_plan`` does to target a replaced migration.
+    ``migration_plan`` does to target a replaced migration.  With ``view``
+    they are replaced as in that view (``SquashView.of`` an earlier executor's
+    loader), whatever is recorded now.
     """
-    return _Executor(connection, progress, replace_migrations=not use_originals)
+    loader = FilesReadOnceLoader(connection, replace_migrations=not use_originals, view=view)
+    return _Executor(connection, progress, loader)
 
 
 def plan_migrations(executor: Any, steps: Sequence[MigrationKey], *, applied: bool = True) -> list[Any]:

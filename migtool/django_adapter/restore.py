@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from migtool.core.graph import MigrationKey
 from migtool.django_adapter.loader import load_recorded, load_schema
 from migtool.django_adapter.plans import build_executor
+from migtool.django_adapter.squash_view import SquashView
 from migtool.errors import ExecutionError, RestoreFailedError
 
 if TYPE_CHECKING:
@@ -41,14 +42,20 @@ def reset_connection(connection: Any) -> Any:
 
 
 def compensate(
-    connection: Any, batch: Batch, done: list[MigrationKey], progress: Callable[..., None]
+    connection: Any,
+    batch: Batch,
+    done: list[MigrationKey],
+    progress: Callable[..., None],
+    view: SquashView | None,
 ) -> BaseException | None:
     """Undo, with a fresh executor, the steps of ``batch`` that completed, newest first.
 
-    Returns the error if that fails too; ``verify_restored`` then reads what
-    is applied now.
+    The executor's graph is in ``view``, the squash view the batch ran in:
+    what is recorded now may make Django resolve a squash the other way and
+    leave out the very migrations to undo.  Returns the error if undoing
+    fails too; ``verify_restored`` then reads what is applied now.
     """
-    executor = build_executor(connection, batch.use_originals, progress)
+    executor = build_executor(connection, batch.use_originals, progress, view=view)
     try:
         executor.migrate(
             None, plan=[(executor.loader.graph.nodes[tuple(k)], not batch.backwards) for k in reversed(done)]

@@ -237,3 +237,36 @@ def fk_violating_reverse_shape(*, last_atomic: bool = True) -> Apps:
         atomic=None if last_atomic else False,
     )
     return apps
+
+
+PARTIAL_SQUASH = "0001_squashed_0002_f2"
+
+
+def partial_squash_shape() -> Apps:
+    """shop.0001_a (release ``ITEM_RELEASE``), 0002_probe = RunSQL whose *reverse* fails at run time;
+    app p after it: 0001_p (P), 0002_f2 (AddField), ``0001_squashed_0002_f2`` replacing both,
+    then 0003_boom = RunSQL that fails *forwards*.
+
+    Migrated to ``p.0001_p`` the squash is partly applied, so Django's graph holds the originals.
+    Unapplying 0001_p, or applying 0002_f2, changes that: a loader built afterwards puts the
+    squash back and leaves out the migration just run.  0001_p and 0002_f2 are ``atomic = False``,
+    so every backend runs the batch step by step and has to undo it that way.
+    """
+    probe = f"migrations.RunSQL(sql='SELECT 1', reverse_sql={MISSING_TABLE_SQL!r})"
+    boom = f"migrations.RunSQL(sql={MISSING_TABLE_SQL!r}, reverse_sql='SELECT 1')"
+    f2 = "models.IntegerField(null=True)"
+    after_probe = [("shop", "0002_probe")]
+    return {
+        **shop_after_item({"0002_probe": [probe]}),
+        "p": {
+            "0001_p": migration(deps=after_probe, ops=[create_model("P")], atomic=False, initial=True),
+            "0002_f2": migration(deps=[("p", "0001_p")], ops=[add_field("P", "f2", f2)], atomic=False),
+            PARTIAL_SQUASH: migration(
+                deps=after_probe,
+                ops=[create_model("P", f2=f2)],
+                replaces=[("p", "0001_p"), ("p", "0002_f2")],
+                initial=True,
+            ),
+            "0003_boom": migration(deps=[("p", "0002_f2")], ops=[boom]),
+        },
+    }

@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 from projects import Project, Result, migration
-from scenarios import ITEM, Apps, Key, add_field, create_model, only
+from scenarios import ITEM, PARTIAL_SQUASH, Apps, Key, add_field, create_model, only, partial_squash_shape
 
 MakeProject = Callable[..., Project]
 
@@ -317,6 +317,28 @@ def test_non_atomic_migration_forces_step_by_step_and_still_restores(make_projec
     assert outcomes(steps, "done") == list(BATCH[:-1])
     assert outcomes(steps, "undone") == list(BATCH[-2::-1])
     assert outcomes(steps, "failed") == ["ledger.0002_last"]
+
+
+@pytest.mark.backends
+def test_undo_after_applying_the_last_squashed_original_restores_it(make_project: MakeProject, backend: str) -> None:
+    """p.0002_f2 (non-atomic) completes a partly applied squash, then p.0003_boom fails.
+    With every original applied, a fresh loader resolves the squash instead; unapplying
+    p.0002_f2 needs the graph the run used.
+    """
+    apps = partial_squash_shape()
+    project = make_project(only(apps, {("shop", "0001_a"), ("shop", "0002_probe"), ("p", "0001_p")}))
+    assert project.manage("migrate").code == EXIT_OK
+    stage(project, apps)  # the squash arrives after 0001_p was applied
+    before = snapshot_db(project)
+
+    failed = project.migtool("migrate-safe")
+    assert failed.code == EXIT_RESTORED, failed
+    assert "p.0003_boom" in failed.stderr and "restored to its starting state" in failed.stderr, failed
+    assert snapshot_db(project) == before
+    assert ("p", PARTIAL_SQUASH) not in project.db.applied()
+    assert project.db.columns("p_p") == {"id"}
+    [run] = history(project)
+    assert outcomes(run_steps(project, run["id"]), "undone") == ["p.0002_f2"]
 
 
 @pytest.mark.backends

@@ -19,6 +19,7 @@ from scenarios import (
     FK_RELEASE,
     ITEM_RELEASE,
     MERGE_RELEASE,
+    PARTIAL_SQUASH,
     PLACEHOLDER,
     PLACEHOLDER_RELEASE,
     SQUASH,
@@ -35,6 +36,7 @@ from scenarios import (
     merge_shape,
     null_allowed_shape,
     only,
+    partial_squash_shape,
     shared_placeholder_shape,
     shop_after_item,
     squash_shape,
@@ -340,6 +342,33 @@ def test_reverse_violating_a_foreign_key_restores_the_starting_state(make_projec
 
 def test_sqlite_step_by_step_foreign_key_violation_restores_the_starting_state(make_project: MakeProject) -> None:
     run_fk_violation(released_project(make_project, fk_violating_reverse_shape(last_atomic=False), FK_RELEASE))
+
+
+@pytest.mark.backends
+def test_undo_after_unapplying_a_squashed_original_restores_it(make_project: MakeProject, backend: str) -> None:
+    """p.0001_p (one original of a partly applied squash, non-atomic) is unapplied, then
+    shop.0002_probe's reverse fails.  With no original applied any more, a fresh loader
+    resolves the squash instead; re-applying p.0001_p needs the graph the run used.
+    """
+    apps = partial_squash_shape()
+    applied = ITEM_RELEASE | {("shop", "0002_probe"), ("p", "0001_p")}
+    project = released_project(make_project, only(apps, applied), ITEM_RELEASE)
+    migrate(project)
+    for name, source in apps["p"].items():  # the squash arrives after 0001_p was applied
+        if name not in project.apps["p"]:
+            project.write_migration("p", name, source)
+    assert project.db.applied() == applied
+    before = snapshot_db(project)
+    assert plan_steps(project, "r1") == ["p.0001_p", "shop.0002_probe"]
+
+    failed = rollback(project, "r1", "--yes")
+    assert failed.code == EXIT_RESTORED, failed
+    assert "shop.0002_probe" in failed.stderr and "restored to its starting state" in failed.stderr, failed
+    after = snapshot_db(project).without_journal()
+    assert after.recorded == before.recorded  # p.0001_p back, the squash not recorded
+    assert after.columns == before.columns
+    assert ("p", PARTIAL_SQUASH) not in project.db.applied()
+    assert project.db.columns("p_p") == {"id"}
 
 
 # --------------------------------------------------------------------------- squashes (cases 7, 8)
