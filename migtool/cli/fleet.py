@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -57,7 +57,7 @@ class Selection:
     def targets(self, project: api.Project, *, default_all: bool = False) -> list[Target]:
         """The targets, in order.  With nothing selected and ``default_all`` (the ``fleet``
         commands): ``settings.MIGTOOL_FLEET`` when it is set, else every alias."""
-        if default_all and not (self.databases or self.all_databases or self.fleet):
+        if default_all and not any(getattr(self, option.name) for option in fields(self)):  # nothing selected
             from migtool.django_adapter.bootstrap import read_setting
 
             project.setup()
