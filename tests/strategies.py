@@ -61,23 +61,36 @@ def graph(
     *,
     replaces: Mapping[str, Iterable[str]] | None = None,
     checksums: Mapping[str, str] | None = None,
+    gone: Iterable[str] = (),
+    before: Mapping[str, Iterable[str]] | None = None,
+    app_order: Iterable[str] = (),
 ) -> Graph:
-    """Build a ``ProjectGraph`` from ``{"app.child": ["app.parent", ...]}``."""
+    """Build a ``ProjectGraph`` from ``{"app.child": ["app.parent", ...]}``.
+
+    Keys in ``gone`` are parents that are no file (a dependency on a replaced
+    name deleted from disk); ``before`` maps a migration to such names its
+    ``run_before`` lists; ``app_order`` is ``INSTALLED_APPS``.
+    """
     edges = {child: list(parents) for child, parents in (edges or {}).items()}
     replaces = {squash: list(replaced) for squash, replaced in (replaces or {}).items()}
     checksums = dict(checksums or {})
-    mentioned = set(edges) | set(replaces) | {p for parents in edges.values() for p in parents}
+    gone, before, app_order = sorted(gone), {m: list(b) for m, b in (before or {}).items()}, list(app_order)
+    mentioned = set(edges) | set(replaces) | set(before) | {p for parents in edges.values() for p in parents}
     nodes = [
         MigrationNode(
             key=k(spec),
             parents=tuple(k(p) for p in edges.get(spec, ())),
             replaces=tuple(k(r) for r in replaces.get(spec, ())),
             checksum=checksums.get(spec),
+            before=tuple(k(b) for b in before.get(spec, ())),
         )
-        for spec in sorted(mentioned)
+        for spec in sorted(mentioned - set(gone))
     ]
-    built = Graph(nodes)
-    built.spec = f"graph({edges!r}, replaces={replaces!r}, checksums={checksums!r})"
+    built = Graph(nodes, app_order)
+    built.spec = f"graph({edges!r}, replaces={replaces!r}, checksums={checksums!r}"
+    if gone or before or app_order:
+        built.spec += f", gone={gone!r}, before={before!r}, app_order={app_order!r}"
+    built.spec += ")"
     return built
 
 

@@ -11,10 +11,13 @@ still be resolved after it, and the reverse.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import NamedTuple
+
+from migtool.core.replacement import load_order, replace_squashes, stand_ins
+from migtool.errors import ConfigurationError
 
 
 class MigrationKey(NamedTuple):
@@ -31,16 +34,23 @@ class MigrationKey(NamedTuple):
 class MigrationNode:
     """One migration file.
 
-    ``parents`` are its resolved dependencies (``run_before`` included, as
-    Django stores it as an edge).  ``replaces`` is what a squash declares, which
-    may name migrations that exist on no disk (the "patch-branch" trick).
-    ``checksum`` is the sha256 of the file's bytes.
+    ``parents`` are its dependencies as Django's loader resolves them before any
+    squash replacement (``__first__``/``__latest__`` resolved, ``run_before`` of
+    other files included, as Django stores it as an edge).  A parent may be a
+    name that no file defines but a squash replaces: Django repoints such a
+    dependency to the squash, and ``ProjectGraph`` does the same in every view.
+    ``before`` are the names absent from disk that this migration's
+    ``run_before`` lists (an edge Django also repoints to the replacing squash).
+    ``replaces`` is what a squash declares, which may name migrations that exist
+    on no disk (the "patch-branch" trick).  ``checksum`` is the sha256 of the
+    file's bytes.
     """
 
     key: MigrationKey
     parents: tuple[MigrationKey, ...] = ()
     replaces: tuple[MigrationKey, ...] = ()
     checksum: str | None = None
+    before: tuple[MigrationKey, ...] = ()
 
 
 def reachable(
@@ -72,16 +82,23 @@ def expand_squashes(
 class ProjectGraph:
     """Every migration on disk, with declared edges and squash relations.
 
-    Invariant: ``parents`` only name keys present in the graph (the adapter
-    drops dependencies on unmigrated apps, as Django's loader does).
+    ``app_order`` is the order of ``INSTALLED_APPS``: Django loads (and so
+    replaces) squashes in that order, which decides which squash takes over a
+    name that two squashes replace.  Apps not listed come after, by label.
+    Raises ``ConfigurationError`` when a dependency names a migration that is
+    neither on disk nor replaced by a squash on disk (the adapter drops
+    dependencies on unmigrated apps, as Django's loader does).
     """
 
-    def __init__(self, nodes: Iterable[MigrationNode]) -> None:
+    def __init__(self, nodes: Iterable[MigrationNode], app_order: Sequence[str] = ()) -> None:
         self.nodes: dict[MigrationKey, MigrationNode] = {n.key: n for n in sorted(nodes, key=lambda n: n.key)}
         self.replaces: dict[MigrationKey, tuple[MigrationKey, ...]] = {
             k: n.replaces for k, n in self.nodes.items() if n.replaces
         }
-        self.declared = DependencyGraph({k: n.parents for k, n in self.nodes.items()})
+        self.squash_order = tuple(load_order(self.replaces, app_order))
+        self.edges = self._edges()
+        self.stand_ins = stand_ins(self.replaces, self.nodes, self.squash_order)
+        self.declared = DependencyGraph(self._declared_parents())
 
     def __contains__(self, key: object) -> bool:
         return key in self.nodes
@@ -89,6 +106,37 @@ class ProjectGraph:
     @property
     def apps(self) -> tuple[str, ...]:
         return tuple(sorted({k.app_label for k in self.nodes}))
+
+    def _edges(self) -> dict[MigrationKey, tuple[MigrationKey, ...]]:
+        """Every node of Django's graph before replacement, with its parents:
+        the files, and placeholders for the names they mention that no file defines."""
+        edges: dict[MigrationKey, set[MigrationKey]] = {k: set(n.parents) for k, n in self.nodes.items()}
+        for key, node in self.nodes.items():
+            for parent in node.parents:
+                edges.setdefault(parent, set())
+            for later in node.before:
+                edges.setdefault(later, set()).add(key)
+        return {k: tuple(sorted(ps)) for k, ps in sorted(edges.items())}
+
+    def _declared_parents(self) -> dict[MigrationKey, tuple[MigrationKey, ...]]:
+        """The edges of the files with every placeholder resolved to the squash
+        standing for it: the graph without replacements (originals and squashes
+        side by side), which Django's loader would refuse to build."""
+        parents: dict[MigrationKey, set[MigrationKey]] = {k: set() for k in self.nodes}
+        for key, ps in self.edges.items():
+            for parent in ps:
+                child = key if key in self.nodes else self._stand_in(key, parent)
+                parents[child].add(parent if parent in self.nodes else self._stand_in(parent, key))
+        return {k: tuple(sorted(ps)) for k, ps in parents.items()}
+
+    def _stand_in(self, name: MigrationKey, neighbour: MigrationKey) -> MigrationKey:
+        if name not in self.stand_ins:
+            raise ConfigurationError(
+                f"The project's migrations cannot be loaded: migration {neighbour} depends on {name}, "
+                "which is not on disk and is replaced by no squash.",
+                hint="Fix the migration files; 'python manage.py showmigrations' shows the same problem.",
+            )
+        return self.stand_ins[name]
 
     def closure(self, keys: Iterable[MigrationKey]) -> frozenset[MigrationKey]:
         """Return ``keys`` plus everything they need: ancestors, and for every
@@ -99,8 +147,9 @@ class ProjectGraph:
         """
 
         def needs(key: MigrationKey) -> Iterable[MigrationKey]:
-            node = self.nodes.get(key)
-            return () if node is None else (*node.parents, *(r for r in node.replaces if r in self.nodes))
+            if key not in self.nodes:
+                return ()
+            return (*self.declared.parents[key], *(r for r in self.replaces.get(key, ()) if r in self.nodes))
 
         return reachable(keys, needs)
 
@@ -108,53 +157,41 @@ class ProjectGraph:
         """Return the squash-free spelling of ``keys`` (see ``expand_squashes``)."""
         return expand_squashes(keys, self.replaces)
 
-    def squashes_in_effect(self, recorded: frozenset[MigrationKey] = frozenset()) -> frozenset[MigrationKey]:
-        """Return the squashes Django's loader puts in the graph for ``recorded`` rows.
-
-        Django's rule (loader.build_graph, recursive since 6.0, which migtool
+    def is_used(self, squash: MigrationKey, recorded: frozenset[MigrationKey]) -> bool:
+        """Django's rule (loader.build_graph, recursive since 6.0, which migtool
         follows on every version): a squash is used when *all* or *none* of the
-        migrations it replaces are recorded; when only some are, the squash is
-        dropped and its originals are used.  A squash nested inside another
-        squash in effect is absorbed by the outer one.
-        """
-        in_effect: set[MigrationKey] = set()
-        for squash, replaced in self.replaces.items():
-            atoms = self.atoms(replaced)
-            done = sum(1 for a in atoms if a in recorded)
-            if done in (0, len(atoms)):
-                in_effect.add(squash)
-        absorbed = {inner for outer in in_effect for inner in self.replaces[outer] if inner in in_effect}
-        return frozenset(in_effect - absorbed)
+        migrations it stands for are recorded; when only some are, the squash is
+        dropped and its originals are used."""
+        atoms = self.atoms([squash])
+        return len(atoms & recorded) in (0, len(atoms))
+
+    def squashes_in_effect(self, recorded: frozenset[MigrationKey] = frozenset()) -> frozenset[MigrationKey]:
+        """Return the squashes that are nodes of Django's graph for ``recorded`` rows:
+        used (see ``is_used``) and not absorbed by an outer squash in use."""
+        return frozenset(k for k in self.effective(recorded).parents if k in self.replaces)
 
     def effective(self, recorded: frozenset[MigrationKey] = frozenset()) -> DependencyGraph:
         """Return the graph Django would plan with for a database with ``recorded`` rows.
 
-        A squash in effect hides the migrations it replaces and takes over their
-        edges; a dropped squash (partly recorded) hides itself, and its children
-        depend on its latest originals instead, as in Django's
-        ``remove_replacement_node``.
+        Django's replacement steps are replayed in Django's order
+        (``migtool.core.replacement``): a squash in use hides the migrations it
+        replaces and takes over their edges, dependencies on replaced names
+        absent from disk included; a dropped squash (partly recorded) hides
+        itself, and its children depend on its latest originals instead.
+        Raises ``ConfigurationError`` where Django's loader refuses the database.
         """
-        squashes = self.squashes_in_effect(recorded)
-        redirect: dict[MigrationKey, frozenset[MigrationKey]] = {}
-        for squash in squashes:
-            for replaced in self.replaced_on_disk(squash):
-                redirect[replaced] = frozenset([squash])
-        for squash in self.replaces.keys() - squashes - redirect.keys():
-            originals = self.replaced_on_disk(squash)
-            redirect[squash] = originals - {p for o in originals for p in self.nodes[o].parents}
-
-        def resolve(key: MigrationKey) -> frozenset[MigrationKey]:
-            return frozenset().union(*map(resolve, redirect[key])) if key in redirect else frozenset([key])
-
-        parents: dict[MigrationKey, tuple[MigrationKey, ...]] = {}
-        for key, node in self.nodes.items():
-            if key in redirect:
-                continue
-            edges = set(node.parents)
-            if key in squashes:
-                edges.update(p for member in self.replaced_on_disk(key) for p in self.nodes[member].parents)
-            parents[key] = tuple(sorted(frozenset().union(*map(resolve, edges)) - {key}))
-        return DependencyGraph(parents)
+        parents = replace_squashes(
+            self.edges, self.nodes, self.replaces, self.squash_order, lambda s: self.is_used(s, recorded)
+        )
+        result = DependencyGraph(parents)
+        if len(result.order) != len(parents):
+            cycle = sorted(set(parents) - set(result.order))
+            raise ConfigurationError(
+                "The project's migrations cannot be loaded: circular dependency once squashes replace "
+                f"their originals, through {', '.join(map(str, cycle[:5]))}.",
+                hint="Fix the migration files; 'python manage.py showmigrations' shows the same problem.",
+            )
+        return result
 
     def applied(self, recorded: frozenset[MigrationKey]) -> frozenset[MigrationKey]:
         """Return what Django counts as applied, as ``loader.applied_migrations`` does.
