@@ -7,10 +7,12 @@ import sys
 from collections import Counter
 from typing import Any, ClassVar
 
+from django.apps import apps as django_apps
 from django.db.migrations.loader import MigrationLoader
 
 from migtool.core.doctor import MigrationFacts
 from migtool.core.graph import MigrationKey, MigrationNode, ProjectGraph
+from migtool.core.replacement import load_order, stand_ins
 from migtool.django_adapter.squash_view import SquashView
 from migtool.errors import ConfigurationError
 
@@ -29,22 +31,25 @@ class FilesReadOnceLoader(MigrationLoader):
     (``ignore_no_migrations``), so the executor agrees with the graph migtool
     planned on.  With a ``view`` the squashes are resolved as that view
     resolved them, not from what is recorded now (``squash_view``).
+
+    Without replacements, a dependency or ``run_before`` naming a migration
+    that is gone from disk but replaced by a squash resolves to that squash
+    (``ProjectGraph.stand_ins``), as it does with replacements; Django itself
+    refuses to build that view (and so ``migrate app <replaced>``) on such a
+    project.  ``placeholder_edges`` then keeps the edges as declared, before
+    that resolution, for ``load_graph``.
     """
 
     _files: ClassVar[tuple[dict[Any, Any], set[str], set[str]] | None] = None
     disk_migrations: dict[Any, Any]
     unmigrated_apps: set[str]
     migrated_apps: set[str]
+    placeholder_edges: dict[tuple[str, str], tuple[tuple[str, str], ...]] | None = None
 
     def __init__(self, connection: Any, *, replace_migrations: bool = True, view: SquashView | None = None) -> None:
         self.view = view
         replace = replace_migrations and view is None
         super().__init__(connection, ignore_no_migrations=True, replace_migrations=replace)
-
-    def build_graph(self) -> None:
-        super().build_graph()
-        if self.view is not None:
-            self.view.resolve(self)
 
     def load_disk(self) -> None:
         if FilesReadOnceLoader._files is None:
@@ -52,6 +57,35 @@ class FilesReadOnceLoader(MigrationLoader):
             FilesReadOnceLoader._files = (self.disk_migrations, self.unmigrated_apps, self.migrated_apps)
         disk, unmigrated, migrated = FilesReadOnceLoader._files
         self.disk_migrations, self.unmigrated_apps, self.migrated_apps = dict(disk), set(unmigrated), set(migrated)
+
+    def build_graph(self) -> None:
+        from django.db.migrations.exceptions import NodeNotFoundError
+
+        try:
+            super().build_graph()
+        except NodeNotFoundError:
+            # Raised by validate_consistency, once every node and edge is in place.
+            if self.replace_migrations or not self._resolve_placeholders():
+                raise
+            self.graph.validate_consistency()
+            self.graph.ensure_not_cyclic()
+        if self.view is not None:
+            self.view.resolve(self)
+
+    def _resolve_placeholders(self) -> bool:
+        """Repoint the edges of each placeholder (a name no file defines) that a
+        squash replaces to that squash, as Django's ``remove_replaced_nodes`` does;
+        return whether there was one."""
+        graph = self.graph
+        replaces = {MigrationKey(*k): tuple(MigrationKey(*r) for r in m.replaces) for k, m in self.replacements.items()}
+        order = load_order(replaces, [config.label for config in django_apps.get_app_configs()])
+        standing = stand_ins(replaces, {MigrationKey(*k) for k in self.disk_migrations}, order)
+        placeholders = [key for key in graph.node_map if key not in self.disk_migrations and key in standing]
+        if placeholders:
+            self.placeholder_edges = {k: tuple(p.key for p in n.parents) for k, n in graph.node_map.items()}
+        for key in placeholders:
+            graph.remove_replaced_nodes(tuple(standing[MigrationKey(*key)]), [key])
+        return bool(placeholders)
 
 
 def load_facts() -> dict[MigrationKey, MigrationFacts]:
@@ -68,7 +102,8 @@ def load_graph() -> ProjectGraph:
     Uses a loader without connection and with ``replace_migrations=False``: no database is
     needed, and both spellings of every squash stay visible with the
     dependencies they declare (``__first__``/``__latest__`` and ``run_before``
-    resolved by Django).
+    resolved by Django), names gone from disk included: ``ProjectGraph``
+    resolves those to their squash in each view, as Django does.
     """
     from django.db.migrations.exceptions import BadMigrationError, NodeNotFoundError
 
@@ -81,18 +116,23 @@ def load_graph() -> ProjectGraph:
             f"The project's migrations cannot be loaded: {exc}",
             hint="Fix the migration files; 'python manage.py showmigrations' shows the same problem.",
         ) from None
-    nodes = []
-    for key, migration in loader.disk_migrations.items():
-        parents = loader.graph.node_map[key].parents
-        nodes.append(
-            MigrationNode(
-                key=MigrationKey(*key),
-                parents=tuple(sorted(MigrationKey(*p.key) for p in parents)),
-                replaces=tuple(MigrationKey(*r) for r in migration.replaces),
-                checksum=_checksum(migration),
-            )
+    edges = loader.placeholder_edges or {k: tuple(p.key for p in n.parents) for k, n in loader.graph.node_map.items()}
+    before: dict[tuple[str, str], list[MigrationKey]] = {}
+    for key, parents in edges.items():
+        if key not in loader.disk_migrations:  # a placeholder: only run_before gives it parents
+            for parent in parents:
+                before.setdefault(parent, []).append(MigrationKey(*key))
+    nodes = [
+        MigrationNode(
+            key=MigrationKey(*key),
+            parents=tuple(sorted(MigrationKey(*p) for p in edges[key])),
+            replaces=tuple(MigrationKey(*r) for r in migration.replaces),
+            checksum=_checksum(migration),
+            before=tuple(sorted(before.get(key, ()))),
         )
-    return ProjectGraph(nodes)
+        for key, migration in loader.disk_migrations.items()
+    ]
+    return ProjectGraph(nodes, [config.label for config in django_apps.get_app_configs()])
 
 
 def _checksum(migration: Any) -> str | None:
