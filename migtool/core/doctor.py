@@ -194,13 +194,13 @@ def irreversible_since_releases(
     findings = []
     for index, release in enumerate(ordered):
         newer = ordered[index + 1].release if index + 1 < len(ordered) else "the code on disk"
-        members = release.keys()
+        members, replaced = release.keys(), release.replaces()
         later = ordered[index + 1].keys() if index + 1 < len(ordered) else frozenset(graph.nodes)
         blocking = sorted(
             k
             for k in later
             if k.app_label not in release.not_frozen  # rollback to it leaves those apps alone
-            and not is_member(graph, members, k)
+            and not is_member(graph, members, k, replaced)
             and facts.get(k, MigrationFacts()).irreversible
         )
         for key in blocking:
@@ -294,7 +294,7 @@ def unreachable_releases(graph: ProjectGraph, releases: Sequence[ReleaseSnapshot
         for squash in sorted(graph.replaces):
             atoms = graph.atoms([squash])
             gone = sorted(a for a in atoms - members if a not in graph)
-            if atoms & members and gone and squash not in members:
+            if atoms & members and gone and not is_member(graph, members, squash, release.replaces()):
                 inside[release.release] = (squash, gone)
                 break
     reachable = sorted((r.release for r in releases if r.release not in inside), key=release_sort_key)

@@ -12,10 +12,10 @@ Planners report, commands decide: a plan that cannot run carries its
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from migtool.core.graph import DependencyGraph, MigrationKey, ProjectGraph
+from migtool.core.graph import DependencyGraph, MigrationKey, ProjectGraph, reachable
 from migtool.core.snapshot import ReleaseSnapshot
 
 
@@ -59,11 +59,11 @@ def plan_rollback(graph: ProjectGraph, recorded: frozenset[MigrationKey], releas
     ``release`` must be resolved (``resolve_legacy``).  The plan never applies
     anything: release migrations that are not applied become a refusal.
     """
-    members = release.keys()
+    members, replaced = release.keys(), release.replaces()
     not_frozen = release.not_frozen
 
     def in_release(key: MigrationKey) -> bool:
-        return key.app_label in not_frozen or is_member(graph, members, key)
+        return key.app_label in not_frozen or is_member(graph, members, key, replaced)
 
     applied = graph.applied(recorded)
     warnings = tuple(
@@ -127,10 +127,28 @@ def _not_frozen_warnings(release: ReleaseSnapshot, graph: ProjectGraph) -> tuple
     return tuple(warnings)
 
 
-def is_member(graph: ProjectGraph, members: frozenset[MigrationKey], key: MigrationKey) -> bool:
+def is_member(
+    graph: ProjectGraph,
+    members: frozenset[MigrationKey],
+    key: MigrationKey,
+    replaced: Mapping[MigrationKey, tuple[MigrationKey, ...]] | None = None,
+) -> bool:
     """Return whether migration ``key`` belongs to a release with these ``members``:
-    named by it, or a squash of migrations it names."""
-    return key in members or (key in graph.replaces and graph.atoms([key]) <= members)
+    named by it, or a squash of migrations it names.
+
+    ``replaced`` are the release's own squashes (``ReleaseSnapshot.replaces``).  A
+    squash written later may replace one of them together with the originals it
+    had replaced, gone from disk since: those originals count as named too, but
+    only for a squash that replaces the release's squash itself.  A squash that
+    merely replaces a name the release reaches through another migration is not
+    part of it (django-migrations.md §1.8).
+    """
+    if key in members:
+        return True
+    if key not in graph.replaces:
+        return False
+    inherited = reachable(members & graph.stands_for([key]), lambda k: (replaced or {}).get(k, ()))
+    return graph.atoms([key]) <= members | inherited
 
 
 def code_not_at_release(
@@ -174,17 +192,18 @@ def plan_to_release(
     """Return the unapplied migrations of ``release`` in apply order, and whether
     they must be applied over squashed originals (the release lies inside a
     squash Django would otherwise apply whole)."""
-    members = release.keys()
+    members, replaced = release.keys(), release.replaces()
     effective = graph.effective(recorded)
     split = any(
-        s in graph.replaces and not is_member(graph, members, s) and graph.atoms([s]) & members
+        s in graph.replaces and not is_member(graph, members, s, replaced) and graph.atoms([s]) & members
         for s in effective.parents
     )
     if not split:
-        return plan_forward(graph, recorded, [k for k in effective.parents if is_member(graph, members, k)]), False
+        wanted = [k for k in effective.parents if is_member(graph, members, k, replaced)]
+        return plan_forward(graph, recorded, wanted), False
     order, _ = _originals_view(graph, recorded)
     units = {k for k in graph.nodes if not (k in graph.replaces and graph.replaced_on_disk(k))}
-    needed = order.ancestors(k for k in units if is_member(graph, members, k)) & units
+    needed = order.ancestors(k for k in units if is_member(graph, members, k, replaced)) & units
     return order.topological_order(needed - recorded), True
 
 
@@ -230,7 +249,7 @@ def _originals_view(
     are on disk: it is unapplied through them.  A migration depending on a
     squash depends on all of its originals too, so it is unapplied first.
     """
-    parents = {k: set(n.parents) for k, n in graph.nodes.items()}
+    parents = {k: set(ps) for k, ps in graph.declared.parents.items()}
     for squash in graph.replaces:
         for child in graph.declared.children[squash]:
             parents[child] |= graph.replaced_on_disk(squash)

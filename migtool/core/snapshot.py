@@ -89,6 +89,10 @@ class ReleaseSnapshot:
         """Every migration of the release, in both spellings of each squash."""
         return frozenset(MigrationKey(app, m) for app, snap in self.apps.items() for m in snap.migrations)
 
+    def replaces(self) -> dict[MigrationKey, tuple[MigrationKey, ...]]:
+        """Every squash of the release, with what it replaced when the release was frozen."""
+        return {MigrationKey(app, s): r for app, snap in self.apps.items() for s, r in snap.squashes.items()}
+
     def leaf_keys(self) -> tuple[MigrationKey, ...]:
         return tuple(MigrationKey(app, leaf) for app, snap in self.apps.items() for leaf in snap.leaves)
 
