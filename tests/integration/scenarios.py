@@ -270,3 +270,139 @@ def partial_squash_shape() -> Apps:
             "0003_boom": migration(deps=[("p", "0002_f2")], ops=[boom]),
         },
     }
+
+
+# --------------------------------------------------------------------------- dependencies on replaced names (issue 10)
+
+DOC = create_model("Doc", title="models.CharField(max_length=20, null=True)")
+RULE = create_model("Rule", doc="models.ForeignKey('documents.Doc', on_delete=models.CASCADE)")
+
+
+def squashed_apps_stages() -> list[Apps]:
+    """Three versions of a project whose apps were squashed and the originals deleted
+    (the shape of issue 10), each frozen as a release (r1, r2, r3):
+
+    1. documents: 0001_initial (Doc), 0002_body; mail: 0001_initial (Rule, FK to Doc), 0002_name.
+    2. Both apps squashed, originals deleted.  What was written after the squash still
+       names the originals: documents.0003_note depends on documents.0002_body (same
+       app); the mail squash on documents.0001_initial (another app); mail.0003_flag on
+       mail.0002_name and on ``documents.__first__`` (now the squash).
+    3. documents.0004_size; mail.0004_archive depends on documents.0002_body and on
+       ``documents.__latest__``.
+    """
+    body = add_field("Doc", "body", "models.TextField(null=True)")
+    name = add_field("Rule", "name", "models.CharField(max_length=20, null=True)")
+    first = {
+        "documents": linear("documents", {"0001_initial": [DOC], "0002_body": [body]}),
+        "mail": linear("mail", {"0001_initial": [RULE], "0002_name": [name]}, first_deps=[("documents", "__first__")]),
+    }
+    doc_squash = create_model(
+        "Doc", title="models.CharField(max_length=20, null=True)", body="models.TextField(null=True)"
+    )
+    rule_squash = create_model(
+        "Rule",
+        doc="models.ForeignKey('documents.Doc', on_delete=models.CASCADE)",
+        name="models.CharField(max_length=20, null=True)",
+    )
+    second = {
+        "documents": {
+            "0001_squashed_0002_body": migration(
+                ops=[doc_squash], replaces=[("documents", "0001_initial"), ("documents", "0002_body")], initial=True
+            ),
+            "0003_note": migration(
+                deps=[("documents", "0002_body")], ops=[add_field("Doc", "note", "models.TextField(null=True)")]
+            ),
+        },
+        "mail": {
+            "0001_squashed_0002_name": migration(
+                deps=[("documents", "0001_initial")],
+                ops=[rule_squash],
+                replaces=[("mail", "0001_initial"), ("mail", "0002_name")],
+                initial=True,
+            ),
+            "0003_flag": migration(
+                deps=[("mail", "0002_name"), ("documents", "__first__")],
+                ops=[add_field("Rule", "flag", "models.BooleanField(null=True)")],
+            ),
+        },
+    }
+    archive = create_model("Archive", doc="models.ForeignKey('documents.Doc', on_delete=models.CASCADE)")
+    third = {
+        "documents": {
+            **second["documents"],
+            "0004_size": migration(
+                deps=[("documents", "0003_note")], ops=[add_field("Doc", "size", "models.IntegerField(null=True)")]
+            ),
+        },
+        "mail": {
+            **second["mail"],
+            "0004_archive": migration(
+                deps=[("mail", "0003_flag"), ("documents", "0002_body"), ("documents", "__latest__")], ops=[archive]
+            ),
+        },
+    }
+    return [first, second, third]
+
+
+BJ_PLACEHOLDER: Key = ("bj", "0001_placeholder")
+
+
+def nested_and_shared_stages() -> list[Apps]:
+    """Three versions of a project with the other ways a name can be replaced (r1, r2, r3):
+
+    1. bj: 0001_initial (B), 0002_a; cal: 0001_initial (Ev) with ``run_before = [bj.0002_a]``.
+    2. bj squashed into ``0001_squashed_0002_a`` (A), originals deleted, so cal.0001's
+       ``run_before`` names a gone name; bj.0003_b; bj.0004_c and bj.0005_d both replace
+       the placeholder ``bj.0001_placeholder`` (django-migrations.md §1.8), which
+       cal.0002_p depends on.
+    3. A squashed again with 0003_b into ``0001_squashed_0003_b`` (B, replacing A's name
+       and the originals), A and 0003_b deleted: cal.0003_z depends on A's name.
+    """
+    pa, pb = (add_field("B", f, "models.IntegerField(null=True)") for f in ("pa", "pb"))
+    ev = create_model("Ev")
+    cal_first = migration(ops=[ev], initial=True).replace(
+        "    operations = [", "    run_before = [('bj', '0002_a')]\n    operations = ["
+    )
+    first = {
+        "bj": linear("bj", {"0001_initial": [create_model("B")], "0002_a": [pa]}),
+        "cal": {"0001_initial": cal_first},
+    }
+    a_name, b_name = "0001_squashed_0002_a", "0001_squashed_0003_b"
+    pc, pd = (add_field("B", f, "models.IntegerField(null=True)") for f in ("pc", "pd"))
+    later_bj = {
+        "0004_c": migration(deps=[("bj", "0003_b")], ops=[pc], replaces=[BJ_PLACEHOLDER]),
+        "0005_d": migration(deps=[("bj", "0004_c")], ops=[pd], replaces=[BJ_PLACEHOLDER]),
+    }
+    cal_p = migration(
+        deps=[BJ_PLACEHOLDER, ("cal", "0001_initial")], ops=[add_field("Ev", "p", "models.IntegerField(null=True)")]
+    )
+    second = {
+        "bj": {
+            a_name: migration(
+                ops=[create_model("B", pa="models.IntegerField(null=True)")],
+                replaces=[("bj", "0001_initial"), ("bj", "0002_a")],
+                initial=True,
+            ),
+            "0003_b": migration(deps=[("bj", a_name)], ops=[pb]),
+            **later_bj,
+        },
+        "cal": {"0001_initial": cal_first, "0002_p": cal_p},
+    }
+    squashed_b = create_model("B", pa="models.IntegerField(null=True)", pb="models.IntegerField(null=True)")
+    third = {
+        "bj": {
+            b_name: migration(
+                ops=[squashed_b],
+                replaces=[("bj", a_name), ("bj", "0001_initial"), ("bj", "0002_a"), ("bj", "0003_b")],
+                initial=True,
+            ),
+            **later_bj,
+        },
+        "cal": {
+            **second["cal"],
+            "0003_z": migration(
+                deps=[("bj", a_name), ("cal", "0002_p")], ops=[add_field("Ev", "z", "models.IntegerField(null=True)")]
+            ),
+        },
+    }
+    return [first, second, third]
