@@ -55,22 +55,37 @@ def save_release(project: Project, snapshot: ReleaseSnapshot, *, force: bool) ->
                 raise  # its message names the broken file and says --force re-creates it
         else:
             if not force:
-                what = _summary(changes) if changes.has_changes else "nothing would change"
+                would = _would_change(changes)
+                what = "freezing now would " + _summary(would) if changes.has_changes else "nothing would change"
                 raise ReleaseExistsError(
                     f"Release {release!r} already exists ({project.store.path(release)}); {what}.",
                     hint="Pass --force to overwrite it, or freeze under a new release name.",
                     release=release,
+                    **would,
                 )
     return FreezeResult(snapshot, project.store.save(snapshot), changes)
 
 
-def _summary(changes: ReleaseDiff) -> str:
-    counts = [
-        (sum(len(a.added) for a in changes.apps), "added"),
-        (sum(len(a.removed) for a in changes.apps), "removed"),
-        (sum(len(a.edited) for a in changes.apps), "edited"),
-    ]
-    return "freezing now would change it: " + ", ".join(f"{n} migration(s) {what}" for n, what in counts if n)
+SHOWN_PER_KIND = 10
+
+
+def _would_change(changes: ReleaseDiff) -> dict[str, list[str]]:
+    """Every migration freezing now would add, remove or edit, as ``app.name``."""
+    return {
+        kind: [f"{a.app}.{name}" for a in changes.apps for name in getattr(a, kind)]
+        for kind in ("added", "removed", "edited")
+    }
+
+
+def _summary(would: dict[str, list[str]]) -> str:
+    """``add shop.0003_price, edit shop.0002_b``: the first ten of each kind, then how many more."""
+    parts = []
+    for kind, verb in (("added", "add"), ("removed", "remove"), ("edited", "edit")):
+        names = would[kind]
+        if names:
+            more = len(names) - SHOWN_PER_KIND
+            parts.append(f"{verb} {', '.join(names[:SHOWN_PER_KIND])}" + (f" and {more} more" if more > 0 else ""))
+    return ", ".join(parts)
 
 
 def diff_releases(project: Project, old: str, new: str | None = None) -> ReleaseDiff:

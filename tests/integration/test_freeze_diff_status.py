@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -193,10 +192,30 @@ def test_freeze_is_reproducible_and_refuses_to_overwrite(offline_project: Callab
     project.write_migration("shop", "0003_c", mig("0003_c", "0002_b"))
     edit(project, "shop", "0001_a")
     result = project.migtool("freeze", "--release", "1.0")
-    assert_fails(result, 4, "1 migration(s) added")
-    assert re.search(r"1 (migration\(s\) )?edited", result.stderr), result
+    assert_fails(result, 4, "freezing now would add shop.0003_c, edit shop.0001_a.")
     assert release_file(project, "1.0").read_bytes() == frozen
     assert sorted(p.name for p in release_file(project, "1.0").parent.iterdir()) == ["1.0.json"]
+
+
+def test_freeze_refusal_names_the_first_ten_changes_of_each_kind(offline_project: Callable[..., Project]) -> None:
+    """Twelve migrations added, one removed: the message lists ten and counts the rest;
+    the JSON details list them all."""
+    project = offline_project({"shop": linear("0001_a", "0002_b")})
+    freeze(project, "1.0")
+    project.remove_migration("shop", "0002_b")
+    added = [f"{i:04d}_x" for i in range(2, 14)]
+    for previous, name in zip(["0001_a", *added[:-1]], added, strict=True):
+        project.write_migration("shop", name, mig(name, previous))
+    result = project.migtool("freeze", "--release", "1.0", "--format", "json")
+    shown = ", ".join(f"shop.{name}" for name in added[:10])
+    assert_fails(result, 4, f"would add {shown} and 2 more, remove shop.0002_b.")
+    details = as_json(result)["error"]["details"]
+    assert details == {
+        "release": "1.0",
+        "added": [f"shop.{name}" for name in added],
+        "removed": ["shop.0002_b"],
+        "edited": [],
+    }
 
 
 def test_freeze_reports_a_migration_that_does_not_load(offline_project: Callable[..., Project]) -> None:
