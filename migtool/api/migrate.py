@@ -62,8 +62,12 @@ def preview_migrate(
     ``release``, and check whether each step could be undone.
 
     Read-only, except that ``create`` lets a missing SQLite file be created.
+    Without it, a SQLite file that does not exist yet is planned from an empty
+    state, as ``migrate --plan`` does, and nothing is connected.
     """
-    from migtool.django_adapter.connection import get_connection
+    from django.db import connections
+
+    from migtool.django_adapter.connection import get_connection, sqlite_file_missing
     from migtool.django_adapter.loader import load_recorded
     from migtool.django_adapter.plans import build_executor, check_history, forward_order, plan_migrations
     from migtool.django_adapter.preflight import undo_check
@@ -72,9 +76,10 @@ def preview_migrate(
         check_release_name(release)
     project.setup()
     snapshot = project.load_release(release) if release is not None else None
-    connection = get_connection(database, create=create)
+    absent = not create and database in connections.settings and sqlite_file_missing(database)
+    connection = connections[database] if absent else get_connection(database, create=create)
     graph = project.graph
-    recorded = frozenset(load_recorded(connection))
+    recorded = frozenset() if absent else frozenset(load_recorded(connection))
     effective = graph.effective(recorded)
     conflicts = {app: leaves for app, leaves in effective.leaves().items() if len(leaves) > 1}
     if conflicts:
@@ -83,14 +88,15 @@ def preview_migrate(
             f"Conflicting migrations detected ({listing}).",
             hint="Run 'python manage.py makemigrations --merge' and commit the merge migration.",
         )
-    check_history(build_executor(connection, False))
+    if not absent:
+        check_history(build_executor(connection, False))
     if snapshot is not None:
         _refuse_not_on_disk(graph, recorded, snapshot)
         _refuse_outside(graph, recorded, snapshot)
         steps, use_originals = plan_to_release(graph, recorded, snapshot)
     else:
         steps, use_originals = plan_forward(graph, recorded, _targets(graph, recorded, app_label, migration)), False
-    executor = build_executor(connection, use_originals)
+    executor = build_executor(None if absent else connection, use_originals)
     steps = forward_order(executor, steps) if steps else ()
     # Whether a step could be undone needs no rendered states: only its operations.
     checks = [undo_check(m) for m in plan_migrations(executor, steps, applied=False)]

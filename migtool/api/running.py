@@ -26,11 +26,17 @@ def exclusive(
     another run is changing.  Raises ``LockHeldError`` after ``lock_timeout``.
 
     ``scope`` (a schema) locks only that part of the database, for fleet targets."""
-    from migtool.django_adapter.connection import get_connection
+    from django.db import connections
+
+    from migtool.django_adapter.connection import get_connection, sqlite_file_missing
     from migtool.django_adapter.journal import RUNNING, Journal
     from migtool.django_adapter.lock import migration_lock
 
     project.setup()
+    if not create and database in connections.settings and sqlite_file_missing(database):
+        # Nothing exists that another run could change, and the lock file would be created.
+        yield
+        return
     connection = get_connection(database, create=create)
 
     def holder() -> str:

@@ -23,11 +23,10 @@ def get_connection(alias: str, *, create: bool = False) -> Any:
 
     check_alias(alias)
     connection = connections[alias]
-    name = str(connection.settings_dict.get("NAME") or "")
-    if connection.vendor == "sqlite" and not create and not _is_memory(name) and not os.path.exists(name):
+    if not create and sqlite_file_missing(alias):
         # Connecting would create an empty file: a read must not change anything.
         raise ConfigurationError(
-            f"The SQLite database file of {alias!r} does not exist: {name}.",
+            f"The SQLite database file of {alias!r} does not exist: {connection.settings_dict.get('NAME')}.",
             hint="Check settings.DATABASES, or run 'python manage.py migrate' to create it.",
             database=alias,
         )
@@ -59,6 +58,16 @@ def check_alias(alias: str) -> None:
             hint=f"Use one of the aliases in settings.DATABASES: {known}.",
             database=alias,
         )
+
+
+def sqlite_file_missing(alias: str) -> bool:
+    """Whether ``alias`` (a known alias) is a SQLite database whose file does not
+    exist yet: connecting would create it.  Nothing is connected."""
+    from django.db import connections
+
+    connection = connections[alias]
+    name = str(connection.settings_dict.get("NAME") or "")
+    return connection.vendor == "sqlite" and not _is_memory(name) and not os.path.exists(name)
 
 
 def describe(alias: str) -> str:

@@ -406,6 +406,26 @@ def test_plan_changes_nothing_and_creates_no_journal(make_project: MakeProject, 
     assert project.db.tables() == tables  # no migtool_run / migtool_run_step
 
 
+def test_plan_on_a_sqlite_file_that_does_not_exist_yet_plans_from_empty_and_creates_nothing(
+    make_project: MakeProject,
+) -> None:
+    """As ``migrate --plan`` users expect: the full plan from an empty state, exit 0;
+    neither the database file nor the lock file is created."""
+    project = make_project(store())
+    database = Path(project.db.name)
+    assert not database.exists()
+
+    report = json_of(project.migtool("migrate-safe", "--plan", "--format", "json"))
+    assert [step["migration"] for step in report["steps"]] == ["shop.0001_item", *BATCH]
+    table = project.migtool("migrate-safe", "--plan")
+    assert table.code == EXIT_OK and "ledger" in table.stdout, table
+    assert sorted(p.name for p in database.parent.glob("db.sqlite3*")) == []
+
+    status = project.migtool("status")  # a read without --plan still reports the missing file
+    assert status.code == 3 and "does not exist" in status.stderr, status
+    assert not database.exists()
+
+
 # --------------------------------------------------------------------------- 5, 6: concurrency and SIGKILL
 
 
