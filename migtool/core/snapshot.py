@@ -225,8 +225,8 @@ def parse_snapshot(text: str, release: str, source: str, only_apps: Collection[s
         raise bad(f"it says it is release {data.get('release')!r}, but the file is named for {release!r}")
     provenance, external, unreadable = _parse_provenance(data, bad)
     apps_data = data.get("apps")
-    if not isinstance(apps_data, dict) or not (apps_data or external or unreadable):
-        raise bad("'apps' must be a non-empty object")
+    if not isinstance(apps_data, dict):  # empty: frozen while no app had migrations
+        raise bad("'apps' must be an object")
     apps = {
         app: _parse_app(app, entry, bad)
         for app, entry in sorted(apps_data.items())
