@@ -26,9 +26,12 @@ JOURNAL_PREFIX = "migtool_"
 
 
 def schema(db: Database) -> frozenset[tuple[str, ...]]:
-    """Every column of every table but migtool's journal: (table, column, type, nullable)."""
+    """Every column of every table the migrations made: (table, column, type, nullable).
+
+    Left out: migtool's journal, and ``django_migrations``, which Django creates
+    even where there is nothing to migrate."""
     columns = set()
-    for table in db.tables() - {t for t in db.tables() if t.startswith(JOURNAL_PREFIX)}:
+    for table in {t for t in db.tables() if not t.startswith(JOURNAL_PREFIX)} - {"django_migrations"}:
         if db.backend == "sqlite":
             rows = [(name, kind, not_null) for _, name, kind, not_null, *_ in db.rows(f'PRAGMA table_info("{table}")')]
         else:

@@ -97,6 +97,7 @@ def migration(
     ops: Sequence[str] = (),
     *,
     replaces: Sequence[tuple[str, str]] | None = None,
+    run_before: Sequence[tuple[str, str]] = (),
     atomic: bool | None = None,
     initial: bool | None = None,
     preamble: str = "",
@@ -118,6 +119,8 @@ def migration(
     if replaces is not None:
         lines.append(f"    replaces = {[tuple(r) for r in replaces]!r}")
     lines.append(f"    dependencies = {[tuple(d) for d in deps]!r}")
+    if run_before:
+        lines.append(f"    run_before = {[tuple(r) for r in run_before]!r}")
     lines.append("    operations = [")
     lines += [f"        {op}," for op in ops]
     lines.append("    ]")

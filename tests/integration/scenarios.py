@@ -360,9 +360,7 @@ def nested_and_shared_stages() -> list[Apps]:
     """
     pa, pb = (add_field("B", f, "models.IntegerField(null=True)") for f in ("pa", "pb"))
     ev = create_model("Ev")
-    cal_first = migration(ops=[ev], initial=True).replace(
-        "    operations = [", "    run_before = [('bj', '0002_a')]\n    operations = ["
-    )
+    cal_first = migration(ops=[ev], initial=True, run_before=[("bj", "0002_a")])
     first = {
         "bj": linear("bj", {"0001_initial": [create_model("B")], "0002_a": [pa]}),
         "cal": {"0001_initial": cal_first},
