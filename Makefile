@@ -22,7 +22,7 @@ DJANGO_KEY := $(firstword $(shell printf '%s' '$(DJANGO)' | cksum))
 STAMP := $(VENV)/.migtool-installed-$(DJANGO_KEY)
 EXAMPLE_REQS := $(wildcard examples/requirements.txt)
 
-.PHONY: install test test-fleet lint demo clean bench bench-git-freeze
+.PHONY: install test test-fleet test-conformance lint demo clean bench bench-git-freeze
 
 install: $(STAMP)
 
@@ -54,6 +54,13 @@ $(STAMP): pyproject.toml $(EXAMPLE_REQS)
 
 test: $(STAMP)
 	PATH="$(BIN):$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The conformance suite against Django with its large budget (make test runs 2 examples per backend).
+#   make test-conformance CONFORMANCE_EXAMPLES=200
+CONFORMANCE_EXAMPLES ?= 40
+test-conformance: $(STAMP)
+	PATH="$(BIN):$$PATH" MIGTOOL_CONFORMANCE_EXAMPLES=$(CONFORMANCE_EXAMPLES) $(BIN)/python -m pytest \
+	    tests/integration/test_conformance.py -m conformance $(PYTEST_ARGS)
 
 # The fleet tests on every backend (make test runs most of them on SQLite only).
 test-fleet: $(STAMP)
