@@ -1,0 +1,150 @@
+"""The migration-graph shapes of large public Django projects, rebuilt (issue 10).
+
+``shapes/*.json`` hold only the names, ``dependencies``, ``replaces`` and
+``run_before`` of every migration of a public project at one commit (its
+``source``), read from its files; no code of theirs is kept.  Operations are
+stand-ins: each migration creates one table per squash-free name it stands for
+(a squash: one per name it replaces), reversibly, so the schema shows exactly
+which migrations are applied.
+
+* ``paperless-ngx``: apps squashed with the originals deleted, a squash whose
+  dependency names a replaced original of another app (the shape of issue 10),
+  a squash replacing a name that never existed on that branch.
+* ``saleor``: 1,400 migrations in 26 apps, 187 merge migrations, 25 squashes
+  of deleted originals, ``run_before``.
+
+Both go through Django's loader and migtool's (same nodes and edges) and
+``freeze``.  paperless-ngx is also migrated by ``migrate-safe`` and rolled back
+to an earlier release on every backend, compared with stock Django's
+``migrate``; saleor does that under ``make test-conformance`` (it is 1,400
+migrations per run).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from oracle import assert_same_state, django_reaches
+from projects import Project, migration
+from test_conformance import GRAPHS
+
+MakeProject = Callable[..., Project]
+Key = tuple[str, str]
+SHAPES = Path(__file__).parent / "shapes"
+FULL = bool(os.environ.get("MIGTOOL_CONFORMANCE_EXAMPLES"))
+
+
+def load_shape(name: str) -> dict[str, dict[str, dict[str, list[Key]]]]:
+    """The shape, every app label prefixed with ``x_`` (labels like ``site`` or ``csv``
+    would be shadowed by the standard library's modules of that name)."""
+    data = json.loads((SHAPES / f"{name}.json").read_text())
+    return {
+        f"x_{app}": {m: {f: [(f"x_{a}", n) for a, n in keys] for f, keys in e.items()} for m, e in migs.items()}
+        for app, migs in data["apps"].items()
+    }
+
+
+def table(key: Key) -> str:
+    return "t_" + hashlib.sha1(f"{key[0]}.{key[1]}".encode()).hexdigest()[:20]
+
+
+def stand_in(key: Key, entry: dict[str, list[Key]], replaces: dict[Key, list[Key]]) -> str:
+    """The migration's source: one table per squash-free name it stands for."""
+    names, pending = set(), list(entry.get("replaces") or [key])
+    while pending:
+        name = pending.pop()
+        if replaces.get(name) and name != key:
+            pending.extend(replaces[name])
+        else:
+            names.add(name)
+    ops = [f"migrations.RunSQL('CREATE TABLE {table(n)} (id integer)', 'DROP TABLE {table(n)}')" for n in sorted(names)]
+    return migration(
+        deps=entry.get("dependencies", []),
+        ops=ops,
+        replaces=entry.get("replaces") or None,
+        run_before=entry.get("run_before", []),
+    )
+
+
+def code(shape: dict[str, dict[str, dict[str, list[Key]]]], leave_out: set[Key] = frozenset()) -> dict:
+    replaces = {(a, m): e["replaces"] for a, migs in shape.items() for m, e in migs.items() if e.get("replaces")}
+    return {
+        app: {m: stand_in((app, m), e, replaces) for m, e in migs.items() if (app, m) not in leave_out}
+        for app, migs in shape.items()
+    }
+
+
+def newest(shape: dict[str, dict[str, dict[str, list[Key]]]], rounds: int) -> set[Key]:
+    """Per app and round, the newest migration nothing else needs: left out, they give
+    the code of an earlier release."""
+    dropped: set[Key] = set()
+    for _ in range(rounds):
+        kept = {(a, m): e for a, migs in shape.items() for m, e in migs.items() if (a, m) not in dropped}
+        needed = {tuple(d) for e in kept.values() for d in e.get("dependencies", [])}
+        for app in shape:
+            mine = [(a, m) for a, m in kept if a == app]
+            free = sorted(
+                k for k in mine if k not in needed and not kept[k].get("replaces") and not kept[k].get("run_before")
+            )
+            if free and len(mine) > 1:
+                dropped.add(free[-1])
+    return dropped
+
+
+def same_graph(project: Project) -> dict:
+    graphs = project.run([sys.executable, "-c", GRAPHS])
+    assert graphs.code == 0, graphs
+    views = json.loads(graphs.stdout)
+    assert isinstance(views["django_disk"], dict), views["django_disk"]
+    assert views["migtool_disk"] == views["django_disk"]
+    return views["django_disk"]
+
+
+def roll_back_like_django(make_project: MakeProject, backend: str, name: str) -> None:
+    shape = load_shape(name)
+    earlier = code(shape, newest(shape, 2))
+    project = make_project(earlier, backend=backend)
+    assert project.migtool("freeze", "--release", "earlier").code == 0
+    for app, migs in code(shape).items():
+        for migration_name, source in migs.items():
+            project.write_migration(app, migration_name, source)
+    same_graph(project)
+    applied = project.migtool("migrate-safe")
+    assert applied.code == 0, applied
+    replaces = {(a, m): e["replaces"] for a, migs in shape.items() for m, e in migs.items() if e.get("replaces")}
+    assert_same_state(project.db, django_reaches(make_project, code(shape), backend), replaces)
+    back = project.migtool("rollback", "earlier", "--yes")
+    assert back.code == 0, back
+    assert_same_state(project.db, django_reaches(make_project, earlier, backend), replaces)
+
+
+@pytest.mark.parametrize("name", ["paperless-ngx", "saleor"])
+def test_public_shape_loads_and_freezes_as_in_django(make_project: MakeProject, name: str) -> None:
+    shape = load_shape(name)
+    project = make_project(code(shape))
+    nodes = same_graph(project)
+    frozen = project.migtool("freeze", "--release", "now", "--format", "json")
+    assert frozen.code == 0, frozen
+    plan = project.migtool("migrate-safe", "--plan", "--format", "json")
+    assert plan.code == 0, plan
+    assert sorted(s["migration"] for s in json.loads(plan.stdout)["steps"]) == sorted(nodes)
+
+
+@pytest.mark.backends
+def test_squashed_apps_of_paperless_ngx_migrate_and_roll_back_as_in_django(
+    make_project: MakeProject, backend: str
+) -> None:
+    roll_back_like_django(make_project, backend, "paperless-ngx")
+
+
+@pytest.mark.conformance
+@pytest.mark.skipif(not FULL, reason="1,400 migrations per run: make test-conformance runs it")
+@pytest.mark.backends
+def test_saleor_migrates_and_rolls_back_as_in_django(make_project: MakeProject, backend: str) -> None:
+    roll_back_like_django(make_project, backend, "saleor")
