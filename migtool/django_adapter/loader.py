@@ -38,25 +38,48 @@ class FilesReadOnceLoader(MigrationLoader):
     refuses to build that view (and so ``migrate app <replaced>``) on such a
     project.  ``placeholder_edges`` then keeps the edges as declared, before
     that resolution, for ``load_graph``.
+
+    ``injected`` holds migrations that are not on disk but join every graph
+    built afterwards, as if they were: the stored sources of applied
+    migrations whose files are gone (``stored_loader.inject``).
     """
 
     _files: ClassVar[tuple[dict[Any, Any], set[str], set[str]] | None] = None
+    injected: ClassVar[dict[Any, Any]] = {}
     disk_migrations: dict[Any, Any]
     unmigrated_apps: set[str]
     migrated_apps: set[str]
     placeholder_edges: dict[tuple[str, str], tuple[tuple[str, str], ...]] | None = None
 
-    def __init__(self, connection: Any, *, replace_migrations: bool = True, view: SquashView | None = None) -> None:
+    def __init__(
+        self,
+        connection: Any,
+        *,
+        replace_migrations: bool = True,
+        view: SquashView | None = None,
+        load: bool = True,
+    ) -> None:
         self.view = view
         replace = replace_migrations and view is None
-        super().__init__(connection, ignore_no_migrations=True, replace_migrations=replace)
+        super().__init__(connection, load=load, ignore_no_migrations=True, replace_migrations=replace)
 
     def load_disk(self) -> None:
         if FilesReadOnceLoader._files is None:
             super().load_disk()
             FilesReadOnceLoader._files = (self.disk_migrations, self.unmigrated_apps, self.migrated_apps)
         disk, unmigrated, migrated = FilesReadOnceLoader._files
-        self.disk_migrations, self.unmigrated_apps, self.migrated_apps = dict(disk), set(unmigrated), set(migrated)
+        injected = FilesReadOnceLoader.injected
+        self.disk_migrations = {**disk, **injected}
+        self.unmigrated_apps = set(unmigrated)
+        self.migrated_apps = set(migrated) | {app for app, _ in injected}
+
+    @staticmethod
+    def disk_files() -> dict[Any, Any]:
+        """Return the migrations on disk (nothing injected), read once per process."""
+        if FilesReadOnceLoader._files is None:
+            FilesReadOnceLoader(None, load=False).load_disk()
+        assert FilesReadOnceLoader._files is not None
+        return FilesReadOnceLoader._files[0]
 
     def build_graph(self) -> None:
         from django.db.migrations.exceptions import NodeNotFoundError
@@ -136,8 +159,13 @@ def load_graph() -> ProjectGraph:
 
 
 def _checksum(migration: Any) -> str | None:
-    """Return the sha256 hex digest of the migration's file, or None if it has no file."""
-    path = getattr(sys.modules.get(type(migration).__module__), "__file__", None)
+    """Return the sha256 hex digest of the migration's file (of its stored source, for
+    one loaded from the database), or None if it has no file."""
+    module = sys.modules.get(type(migration).__module__)
+    stored = getattr(module, "__migtool_sha256__", None)
+    if stored is not None:
+        return str(stored)
+    path = getattr(module, "__file__", None)
     if path is None:
         return None
     with open(path, "rb") as handle:
@@ -171,7 +199,7 @@ def recorded_after(connection: Any, moment: Any) -> frozenset[MigrationKey]:
 
 
 # One query per backend: every column of every table, for "is the schema back
-# where it was" after a failure.  migtool's own journal tables are left out.
+# where it was" after a failure.  migtool's own tables (journal, stored sources) are left out.
 _SCHEMA_SQL = {
     "sqlite": 'SELECT m.name, p.name, p.type, p."notnull" FROM sqlite_master m, pragma_table_info(m.name) p '
     "WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'",
@@ -187,4 +215,4 @@ def load_schema(connection: Any) -> frozenset[tuple[str, ...]]:
     with connection.cursor() as cursor:
         cursor.execute(_SCHEMA_SQL[connection.vendor])
         rows = cursor.fetchall()
-    return frozenset(tuple(str(v) for v in row) for row in rows if not str(row[0]).startswith("migtool_run"))
+    return frozenset(tuple(str(v) for v in row) for row in rows if not str(row[0]).startswith("migtool_"))
