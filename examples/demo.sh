@@ -78,5 +78,22 @@ EOF
 echo "The whole batch was undone, data included: the database is at 1.0.0 exactly as before."
 expect 0 migtool status
 expect 0 migtool history
+
+say "Switch the code first, roll back after: the next release applies a working orders.0005"
+rm "$next/orders/migrations/0005_broken.py"
+cat > "$next/orders/migrations/0005_order_gift.py" <<'EOF'
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [("orders", "0004_order_shipped_at")]
+    operations = [migrations.AddField("order", "gift", models.BooleanField(default=False))]
+EOF
+(cd "$next" && expect 0 migtool migrate-safe)
+echo "The release is withdrawn: this (older) code has no orders.0005_order_gift file, but migrate-safe"
+echo "stored its source in the database, so migtool can still plan and run its revert."
+expect 0 migtool status
+expect 0 migtool rollback 2.0.0 --yes
+expect 0 migtool status
 echo
 echo "Demo finished: every step above was checked against the database by migtool itself."

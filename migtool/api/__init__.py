@@ -7,6 +7,7 @@ every use case so callers write ``api.preview_rollback`` and never care which
 module holds it.
 """
 
+from migtool.api.capture import capture_sources
 from migtool.api.fleet import (
     FleetOrder,
     fleet_command,
@@ -50,6 +51,7 @@ __all__ = [
     "Project",
     "ReleaseSummary",
     "RollbackPreview",
+    "capture_sources",
     "StepResult",
     "TagFreeze",
     "VerifyReport",

@@ -113,12 +113,13 @@ def run_target(project: Project, target: Target, order: FleetOrder) -> TargetOut
 
     started = time.monotonic()
     create = order.command == MIGRATE
+    warnings: list[str] = []
     try:
         with (
             target_connection(target, create=create),
             exclusive(project, target.alias, order.lock_timeout, create=create, scope=target.schema),
         ):
-            applied, run_id = _ACTIONS[order.command](project, target.alias, order)
+            applied, run_id = _ACTIONS[order.command](project, target.alias, order, warnings.append)
     except RestoreFailedError as exc:
         return _failed(target, NOT_RESTORED, started, exc)
     except MigtoolError as exc:
@@ -128,9 +129,8 @@ def run_target(project: Project, target: Target, order: FleetOrder) -> TargetOut
         outcome = TargetOutcome(target, FAILED, 0, time.monotonic() - started, f"{type(exc).__name__}: {exc}")
         return replace(outcome, error_type="internal")
     duration = time.monotonic() - started
-    if order.command == RESTORE:
-        return TargetOutcome(target, RESTORED, applied, duration, run_id=run_id)
-    return TargetOutcome(target, SUCCEEDED if applied else UP_TO_DATE, applied, duration, run_id=run_id)
+    status = RESTORED if order.command == RESTORE else SUCCEEDED if applied else UP_TO_DATE
+    return TargetOutcome(target, status, applied, duration, run_id=run_id, warnings=tuple(warnings))
 
 
 def _failed(target: Target, status: str, started: float, exc: MigtoolError) -> TargetOutcome:
@@ -138,17 +138,19 @@ def _failed(target: Target, status: str, started: float, exc: MigtoolError) -> T
     return TargetOutcome(target, status, 0, time.monotonic() - started, exc.message, type(exc).__name__, run_id)
 
 
-def _migrate(project: Project, database: str, order: FleetOrder) -> tuple[int, int | None]:
+def _migrate(project: Project, database: str, order: FleetOrder, warn: Callable[[str], None]) -> tuple[int, int | None]:
     preview = preview_migrate(project, database, release=order.release, create=True)
     if not preview.steps:
         return 0, None
     if order.require_reversible:
         refuse_if_unsafe(preview)
-    run_id = execute_migrate(project, preview, _quiet, fleet_run=order.fleet_run)
+    run_id = execute_migrate(project, preview, _quiet, warn, fleet_run=order.fleet_run)
     return len(preview.steps), run_id
 
 
-def _rollback(project: Project, database: str, order: FleetOrder) -> tuple[int, int | None]:
+def _rollback(
+    project: Project, database: str, order: FleetOrder, warn: Callable[[str], None]
+) -> tuple[int, int | None]:
     if order.command == ROLLBACK:
         assert order.release is not None
         preview = preview_rollback(project, order.release, database, allow_drift=order.allow_drift)
@@ -159,7 +161,7 @@ def _rollback(project: Project, database: str, order: FleetOrder) -> tuple[int, 
     if not preview.plan.steps and not preview.blockers:
         return 0, None
     refuse_if_blocked(preview)
-    unapplied = execute_rollback(project, preview, _quiet, command=order.command, fleet_run=order.fleet_run)
+    unapplied = execute_rollback(project, preview, _quiet, warn, command=order.command, fleet_run=order.fleet_run)
     return len(unapplied), None
 
 

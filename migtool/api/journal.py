@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from migtool.api.project import Project
-from migtool.core.doctor import Finding, RunFact, diagnose
+from migtool.core.doctor import Finding, RunFact, diagnose, ordered
+from migtool.core.stored import refusal_findings, stored_drift, uncaptured
 from migtool.errors import (
     InputError,
 )
@@ -45,18 +46,25 @@ def diagnose_project(project: Project, database: str | None) -> list[Finding]:
     from migtool.django_adapter.loader import load_facts
 
     project.setup()
-    releases, unreadable = project.readable_releases()
     recorded = None
     runs: list[RunFact] = []
+    stored: list[Finding] = []
     if database is not None:
         from migtool.django_adapter.connection import get_connection
         from migtool.django_adapter.loader import load_recorded
 
         connection = get_connection(database)
+        injection = project.load_stored_sources(connection)
         recorded = load_recorded(connection)
         runs = [
             RunFact(r.id, r.command, r.status, r.started_at.isoformat(timespec="seconds"))
             for r in run_history(project, database)
         ]
+        stored = [
+            *refusal_findings(injection.refusals),
+            *stored_drift(project.graph, injection.variants),
+            *uncaptured(project.graph, frozenset(recorded), injection.variants),
+        ]
+    releases, unreadable = project.readable_releases()
     problems = {name: error.message for name, error in unreadable.items()}
-    return diagnose(project.graph, releases, load_facts(), recorded, runs, problems)
+    return ordered(diagnose(project.graph, releases, load_facts(), recorded, runs, problems) + stored)

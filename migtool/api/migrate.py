@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -170,11 +171,18 @@ def _targets(
 
 
 def execute_migrate(
-    project: Project, preview: MigratePreview, observer: Observer, *, fleet_run: str | None = None
+    project: Project,
+    preview: MigratePreview,
+    observer: Observer,
+    warn: Callable[[str], None],
+    *,
+    fleet_run: str | None = None,
 ) -> int:
     """Apply a previewed forward batch all-or-nothing; return the journal's run id.
 
-    Call it inside the ``exclusive`` block the preview was made in.
+    Call it inside the ``exclusive`` block the preview was made in.  The
+    sources of what it applied are stored in the database; ``warn`` hears
+    when they cannot be.
     """
     from migtool.django_adapter.connection import get_connection
     from migtool.django_adapter.executor import Batch
@@ -195,4 +203,5 @@ def execute_migrate(
         command="migrate-safe",
         release=preview.release,
         fleet_run=fleet_run,
+        warn=warn,
     )

@@ -7,7 +7,7 @@ import os
 from collections.abc import Collection
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from migtool.core.graph import ProjectGraph
 from migtool.core.snapshot import (
@@ -20,7 +20,7 @@ from migtool.errors import MalformedReleaseError
 from migtool.store import ReleaseStore
 
 if TYPE_CHECKING:
-    pass
+    from migtool.django_adapter.stored_loader import Injection
 
 NOW = "(disk)"
 
@@ -40,6 +40,7 @@ class Project:
         self.pythonpath = pythonpath
         self.releases_dir = releases_dir
         self._ready = False
+        self.stored: Injection | None = None
 
     def setup(self) -> None:
         if not self._ready:
@@ -66,6 +67,22 @@ class Project:
         # (parsing release files and rendering states set off many).
         gc.freeze()
         return graph
+
+    def load_stored_sources(self, connection: Any) -> Injection:
+        """Make the graph include the applied migrations of this database that are gone
+        from disk but whose source it stores (a rollback after a code downgrade).
+
+        Imports those sources, runs none of their operations, writes nothing.
+        The graph is per database: when another database (a fleet's next target)
+        needs other stored migrations, it is built again.
+        """
+        from migtool.django_adapter.stored_loader import inject
+
+        before = self.stored.fingerprint if self.stored is not None else frozenset()
+        self.stored = inject(connection)
+        if self.stored.fingerprint != before:
+            self.__dict__.pop("graph", None)
+        return self.stored
 
     @property
     def django_version(self) -> str:

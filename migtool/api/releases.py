@@ -149,7 +149,8 @@ def database_state(project: Project, database: str) -> DatabaseStatus:
 
     project.setup()
     connection = get_connection(database)
+    stored = project.load_stored_sources(connection)
     recorded = load_recorded(connection)
     releases, unreadable = project.readable_releases()
-    status = database_status(project.graph, recorded, releases, database)
+    status = database_status(project.graph, recorded, releases, database, stored.variants, stored.injected)
     return replace(status, unreadable_releases={name: error.message for name, error in unreadable.items()})

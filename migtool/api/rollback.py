@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -9,13 +10,14 @@ from migtool.api.project import Project
 from migtool.api.running import run_journaled
 from migtool.core.doctor import drift
 from migtool.core.graph import MigrationKey, ProjectGraph
-from migtool.core.planner import RollbackPlan, plan_rollback
+from migtool.core.planner import Refusal, RollbackPlan, plan_rollback
 from migtool.core.safety import StepCheck
 from migtool.core.snapshot import (
     AppSnapshot,
     ReleaseSnapshot,
     check_release_name,
 )
+from migtool.core.stored import missing_refusal, recorded_nodes, stored_drift
 from migtool.errors import (
     PlanRefusedError,
 )
@@ -30,7 +32,10 @@ class RollbackPreview:
     """A rollback plan with its pre-flight checks, for one database.
 
     ``recorded`` is the state the plan was made for: execution refuses to start
-    if the database no longer has exactly these rows.
+    if the database no longer has exactly these rows.  ``from_stored`` are the
+    steps loaded from stored sources (their files are not on disk);
+    ``stored_refusals`` say why applied migrations the plan would unapply
+    cannot be loaded.
     """
 
     database: str
@@ -40,12 +45,15 @@ class RollbackPreview:
     recorded: frozenset[MigrationKey]
     drift: tuple[str, ...] = ()
     prepared: Prepared | None = field(default=None, compare=False, repr=False)
+    from_stored: frozenset[MigrationKey] = frozenset()
+    stored_refusals: tuple[Refusal, ...] = ()
 
     @property
     def blockers(self) -> tuple[str, ...]:
-        """Every reason not to run, all at once: plan refusals, step blockers, drift."""
+        """Every reason not to run, all at once: plan refusals, stored sources that
+        cannot be used, step blockers, drift."""
         return (
-            tuple(r.message for r in self.plan.refusals)
+            tuple(r.message for r in (*self.plan.refusals, *self.stored_refusals))
             + tuple(f"{c.key}: {b}" for c in self.checks for b in c.blockers)
             + self.drift
         )
@@ -65,8 +73,10 @@ def preview_rollback(project: Project, release: str, database: str, *, allow_dri
 
     check_release_name(release)
     project.setup()
+    connection = get_connection(database)
+    project.load_stored_sources(connection)
     snapshot = project.load_release(release)
-    return _preview_backwards(project, get_connection(database), database, snapshot, allow_drift=allow_drift)
+    return _preview_backwards(project, connection, database, snapshot, allow_drift=allow_drift)
 
 
 def refuse_if_blocked(preview: RollbackPreview) -> None:
@@ -80,22 +90,49 @@ def refuse_if_blocked(preview: RollbackPreview) -> None:
 
 
 def _preview_backwards(
-    project: Project, connection: Any, database: str, snapshot: ReleaseSnapshot, *, allow_drift: bool = False
+    project: Project,
+    connection: Any,
+    database: str,
+    snapshot: ReleaseSnapshot,
+    *,
+    allow_drift: bool = False,
+    keep: frozenset[MigrationKey] = frozenset(),
 ) -> RollbackPreview:
+    """Plan and check going back to ``snapshot``; ``keep`` are recorded rows that stay
+    applied although the snapshot does not name them (``--last``: what was there before)."""
     from migtool.django_adapter.loader import load_recorded
     from migtool.django_adapter.plans import prepare_backwards
     from migtool.django_adapter.preflight import check_steps
+    from migtool.django_adapter.stored_loader import render_refusals
 
     recorded = frozenset(load_recorded(connection))
     plan = plan_rollback(project.graph, recorded, snapshot)
+    from_stored = frozenset(plan.steps) & (project.stored.injected if project.stored else frozenset())
+    refusals = _stored_refusals(project, snapshot.keys() | keep)
     checks: list[StepCheck] = []
     prepared = None
     if plan.steps:
         prepared = prepare_backwards(connection, plan.steps, plan.use_originals)
-        checks = check_steps(connection, prepared)
+        unrenderable = render_refusals(prepared, from_stored) if from_stored else []
+        refusals += tuple(unrenderable)
+        # A state that does not render cannot be checked step by step either; its refusal says why.
+        checks = [] if unrenderable else check_steps(connection, prepared)
     one_transaction = bool(connection.features.can_rollback_ddl) and all(c.atomic for c in checks)
     drifted = () if allow_drift else _drift(project, plan.steps)
-    return RollbackPreview(database, plan, tuple(checks), one_transaction, recorded, drifted, prepared)
+    return RollbackPreview(
+        database, plan, tuple(checks), one_transaction, recorded, drifted, prepared, from_stored, refusals
+    )
+
+
+def _stored_refusals(project: Project, stays: frozenset[MigrationKey]) -> tuple[Refusal, ...]:
+    """Applied migrations the rollback would have to unapply but cannot load: neither
+    on disk nor stored, or stored but unusable with this code.  Those that stay
+    applied need no source."""
+    if project.stored is None:
+        return ()
+    refusals = [r for r in project.stored.refusals if r.keys[0] not in stays]
+    missing = missing_refusal(project.stored.missing - stays)
+    return (*refusals, *([missing] if missing else []))
 
 
 def _drift(project: Project, steps: tuple[MigrationKey, ...]) -> tuple[str, ...]:
@@ -104,7 +141,10 @@ def _drift(project: Project, steps: tuple[MigrationKey, ...]) -> tuple[str, ...]
     files that cannot be read are skipped here (``releases`` and ``doctor`` report them)."""
     releases, _ = project.readable_releases({step.app_label for step in steps})
     first: dict[str, str] = {}  # one blocker per migration, from the first release that froze it
-    for finding in drift(project.graph, releases, frozenset(steps)):
+    findings = drift(project.graph, releases, frozenset(steps))
+    if project.stored is not None:
+        findings += stored_drift(project.graph, project.stored.variants, steps)
+    for finding in findings:
         if finding.code == "drift-edited":
             first.setdefault(finding.subject, finding.message)
     return tuple(
@@ -131,6 +171,7 @@ def execute_rollback(
     project: Project,
     preview: RollbackPreview,
     observer: Observer,
+    warn: Callable[[str], None],
     *,
     command: str = "rollback",
     fleet_run: str | None = None,
@@ -138,14 +179,21 @@ def execute_rollback(
     """Run a previewed rollback that has no blockers; return the migrations unapplied.
 
     Call it inside the ``exclusive`` block the preview was made in.  Raises
-    ``ExecutionError`` (restored) or ``RestoreFailedError`` (not restored).
+    ``ExecutionError`` (restored) or ``RestoreFailedError`` (not restored);
+    the sources of steps re-applied after a failure are stored, and ``warn``
+    hears when they cannot be.
     """
     assert not preview.blockers, "execute_rollback needs a plan without blockers"
-    return run_rollback(preview, observer, command=command, fleet_run=fleet_run)
+    return run_rollback(preview, observer, warn, command=command, fleet_run=fleet_run)
 
 
 def run_rollback(
-    preview: RollbackPreview, observer: Observer, *, command: str, fleet_run: str | None = None
+    preview: RollbackPreview,
+    observer: Observer,
+    warn: Callable[[str], None],
+    *,
+    command: str,
+    fleet_run: str | None = None,
 ) -> tuple[MigrationKey, ...]:
     """Run a previewed rollback whatever its pre-flight predicted.
 
@@ -171,6 +219,7 @@ def run_rollback(
         observer,
         command=command,
         release=preview.plan.release,
+        warn=warn,
         prepared=preview.prepared,
         fleet_run=fleet_run,
     )
@@ -190,6 +239,7 @@ def preview_rollback_last(project: Project, database: str, *, allow_drift: bool 
 
     project.setup()
     connection = get_connection(database)
+    project.load_stored_sources(connection)
     journal = Journal(connection)
     runs = journal.runs()
     last = next((r for r in runs if r.command == "migrate-safe" and r.status == SUCCEEDED), None)
@@ -221,8 +271,11 @@ def preview_rollback_last(project: Project, database: str, *, allow_drift: bool 
             hint="Roll back to a release instead: 'migtool rollback RELEASE'.",
         )
     graph = project.graph
-    before = _state_snapshot(graph, recorded - graph.stands_for(applied_by_run), f"before-run-{last.id}")
-    preview = _preview_backwards(project, connection, database, before, allow_drift=allow_drift)
+    keep = recorded - graph.stands_for(applied_by_run)
+    # A squash row Django recorded because the run completed the squash was not there before it.
+    keep -= {s for s in graph.replaces if s in keep and not graph.atoms([s]) <= keep}
+    before = _state_snapshot(graph, keep, f"before-run-{last.id}")
+    preview = _preview_backwards(project, connection, database, before, allow_drift=allow_drift, keep=keep)
     if set(preview.plan.steps) != set(applied_by_run):
         raise PlanRefusedError(
             f"Undoing run {last.id} would unapply {len(preview.plan.steps)} migration(s), not the "
@@ -234,7 +287,7 @@ def preview_rollback_last(project: Project, database: str, *, allow_drift: bool 
 
 def _state_snapshot(graph: ProjectGraph, recorded: frozenset[MigrationKey], name: str) -> ReleaseSnapshot:
     """Describe the state a set of recorded rows stands for as an (unsaved) release."""
-    members = {k for k in graph.nodes if k in recorded or (k in graph.replaces and graph.atoms([k]) <= recorded)}
+    members = recorded_nodes(graph, recorded)
     apps = {
         app: AppSnapshot(leaves=(), migrations=tuple(sorted(k.name for k in members if k.app_label == app)))
         for app in sorted({k.app_label for k in members})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -54,16 +54,24 @@ def run_journaled(
     *,
     command: str,
     release: str | None,
+    warn: Callable[[str], None],
     prepared: Prepared | None = None,
     fleet_run: str | None = None,
 ) -> int:
     """Run ``batch`` recorded in the journal; return the run id.  Call it inside ``exclusive``.
 
-    ``fleet_run`` is stored on the run's row when it is part of a fleet run."""
+    ``fleet_run`` is stored on the run's row when it is part of a fleet run.
+
+    Afterwards the sources of the migrations the run left applied are stored in
+    the database (the batch's own, or a failed rollback's re-applied steps), so
+    a rollback after a code downgrade can load them.  Storing them never fails
+    the run: problems are passed to ``warn``.
+    """
     from django.db import connections
 
     from migtool.django_adapter.executor import run_batch
     from migtool.django_adapter.journal import FAILED, RESTORED, SUCCEEDED, Journal, StepLog
+    from migtool.django_adapter.stored_sources import capture_applied_steps
 
     journal = Journal(connection)
     run_id = journal.begin(command, release, "backwards" if batch.backwards else "forwards", fleet_run)
@@ -82,7 +90,12 @@ def run_journaled(
         status = FAILED if isinstance(exc, RestoreFailedError) else RESTORED
         journal.finish(run_id, status, exc.message)
         exc.details["run_id"] = run_id
+        for warning in capture_applied_steps(journal.connection, batch.steps):
+            warn(warning)
         raise
     log.close(rolled_back=False)
     journal.finish(run_id, SUCCEEDED)
+    if not batch.backwards:
+        for warning in capture_applied_steps(connection, batch.steps):
+            warn(warning)
     return run_id

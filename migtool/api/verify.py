@@ -215,7 +215,7 @@ class _Rehearsal:
                 self.project, self.database, release=None if target == NOW else target, create=True
             )
             if preview.steps:
-                execute_migrate(self.project, preview, self.observer or _quiet)
+                execute_migrate(self.project, preview, self.observer or _quiet, _scratch_warning)
         except (ExecutionError, PlanRefusedError) as exc:
             return exc.message
         return None
@@ -249,7 +249,7 @@ class _Rehearsal:
             return _with(base, rollback=verdict, irreversible=found), new_fingerprint
         base = _with(base, predicted=preview.blockers)
         try:
-            run_rollback(preview, self.observer or _quiet, command="verify")
+            run_rollback(preview, self.observer or _quiet, _scratch_warning, command="verify")
         except RestoreFailedError as exc:
             return _with(base, rollback=FAILED, forward_again=NOT_RUN, errors=(exc.message,)), None
         except ExecutionError as exc:
@@ -292,3 +292,8 @@ def _some(error: str | None) -> tuple[str, ...]:
 
 def _quiet(event: Any) -> None:
     """The rehearsal reports per release step, not per migration."""
+
+
+def _scratch_warning(message: str) -> None:
+    """Sources that could not be stored in the scratch database matter to no one: it is
+    dropped after the rehearsal, and the alias's own database is never written."""

@@ -59,6 +59,9 @@ class AppContext:
     def say(self, message: str) -> None:
         self.err.print(message)
 
+    def warn(self, message: str) -> None:
+        self.say(f"Warning: {message}")
+
     def progress(self, verb: str) -> Observer:
         """Return an observer that reports steps on stderr: one line per step, and
         on a terminal a live spinner for the step that is running."""

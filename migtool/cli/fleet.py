@@ -137,6 +137,9 @@ def report(
         Path(manifest).write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
     title = f"Fleet run {fleet_run}: {command}" if fleet_run else f"Fleet: {command}"
     app.emit(payload, fleet_table(title, outcomes, ascii_only=app.ascii_only))
+    for outcome in outcomes:
+        for warning in outcome.warnings:
+            app.warn(f"{outcome.target.label}: {warning}")
     app.say(summary_line(fleet_run, outcomes))
     code = max((target_exit_code(o) for o in outcomes), default=0)
     if code:

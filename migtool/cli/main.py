@@ -13,6 +13,7 @@ import click
 
 from migtool import __version__
 from migtool.cli.commands import (
+    capture,
     diff,
     doctor,
     fleet,
@@ -113,6 +114,7 @@ for command in (
     status.status,
     rollback.rollback,
     migrate_safe.migrate_safe,
+    capture.capture,
     history.history,
     doctor.doctor,
     verify.verify,

@@ -77,6 +77,11 @@ def diagnose(
             *recorded_state(graph, recorded),
             *interrupted_runs(runs),
         ]
+    return ordered(findings)
+
+
+def ordered(findings: Iterable[Finding]) -> list[Finding]:
+    """Most severe first, then by check and subject: the order every report uses."""
     return sorted(findings, key=lambda f: (SEVERITY_ORDER[f.severity], f.code, f.subject))
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from migtool.core.graph import MigrationKey, ProjectGraph
@@ -16,6 +16,8 @@ class AppStatus:
 
     ``ghosts`` are recorded rows for migrations neither on disk nor named by a
     squash's ``replaces``; ``duplicates`` are keys recorded more than once.
+    ``captured`` are the applied migrations whose source the database stores;
+    ``from_stored`` the applied ones known only from that store (not on disk).
     """
 
     app: str
@@ -23,6 +25,8 @@ class AppStatus:
     unapplied: tuple[str, ...]
     ghosts: tuple[str, ...]
     duplicates: tuple[str, ...]
+    captured: tuple[str, ...] = ()
+    from_stored: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -42,12 +46,16 @@ def database_status(
     recorded: Mapping[MigrationKey, int],
     releases: Iterable[ReleaseSnapshot],
     database: str,
+    stored: Collection[MigrationKey] = (),
+    from_stored: Collection[MigrationKey] = (),
 ) -> DatabaseStatus:
     """Return the status of a database whose ``django_migrations`` rows are ``recorded``.
 
     Applied state follows Django's squash rules (``ProjectGraph.applied``).  A
     release matches when rolling back to it would change nothing and nothing of
     it is missing (``matches_release``); pass legacy releases resolved.
+    ``stored`` are the keys with a stored source, ``from_stored`` the graph's
+    nodes loaded from one.
     """
     rows = frozenset(recorded)
     applied = graph.applied(rows)
@@ -68,6 +76,8 @@ def database_status(
                 unapplied=names(k for k in effective if k not in applied),
                 ghosts=names(ghosts),
                 duplicates=names(duplicates),
+                captured=names(k for k in applied if k in stored),
+                from_stored=names(k for k in applied if k in from_stored),
             )
         )
     matching = tuple(r.release for r in releases if matches_release(graph, rows, r))

@@ -33,7 +33,8 @@ class TargetOutcome:
     ``error_type`` is the name of the ``migtool.errors`` class that failed it
     (``None`` when nothing failed; ``"internal"`` for a bug in migtool): the CLI
     turns it into the target's exit code.  ``run_id`` is the target's own
-    journal run, when one was written.
+    journal run, when one was written.  ``warnings`` are what the run reported
+    without failing (sources it could not store).
     """
 
     target: Target
@@ -43,6 +44,7 @@ class TargetOutcome:
     error: str | None = None
     error_type: str | None = None
     run_id: int | None = None
+    warnings: tuple[str, ...] = ()
 
     @property
     def broken(self) -> bool:
@@ -58,6 +60,7 @@ class TargetOutcome:
             "duration": round(self.duration, 3),
             "error": self.error,
             "run_id": self.run_id,
+            "warnings": list(self.warnings),
         }
 
 

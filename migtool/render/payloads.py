@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from migtool.core.snapshot import ReleaseDiff
     from migtool.core.status import DatabaseStatus
     from migtool.django_adapter.journal import RunRecord
+    from migtool.django_adapter.stored_sources import CaptureResult
     from migtool.errors import MigtoolError
 
 SCHEMA_VERSION = 1
@@ -118,9 +119,24 @@ def status_to_dict(status: DatabaseStatus) -> dict[str, Any]:
                     "unapplied": list(a.unapplied),
                     "ghosts": list(a.ghosts),
                     "duplicates": list(a.duplicates),
+                    "captured": list(a.captured),
+                    "from_stored_source": list(a.from_stored),
                 }
                 for a in status.apps
             ],
+        },
+    )
+
+
+def capture_to_dict(result: CaptureResult, database: str) -> dict[str, Any]:
+    return _wrap(
+        "capture",
+        {
+            "database": database,
+            "stored": result.stored,
+            "already_stored": result.already,
+            "differing": [str(k) for k in result.differing],
+            "warnings": list(result.warnings),
         },
     )
 
@@ -138,7 +154,8 @@ def rollback_to_dict(preview: RollbackPreview, *, executed: bool) -> dict[str, A
             "over_squashed_originals": plan.use_originals,
             "blockers": list(preview.blockers),
             "refusals": [
-                {"kind": r.kind, "message": r.message, "migrations": [str(k) for k in r.keys]} for r in plan.refusals
+                {"kind": r.kind, "message": r.message, "migrations": [str(k) for k in r.keys]}
+                for r in (*plan.refusals, *preview.stored_refusals)
             ],
             "warnings": list(plan.warnings),
             "steps": [
@@ -146,6 +163,7 @@ def rollback_to_dict(preview: RollbackPreview, *, executed: bool) -> dict[str, A
                     "migration": str(c.key),
                     "app": c.key.app_label,
                     "name": c.key.name,
+                    "source": "stored" if c.key in preview.from_stored else "disk",
                     "effects": list(c.effects),
                     "reversible": c.reversible,
                     "atomic": c.atomic,

@@ -78,15 +78,18 @@ def status_table(status: DatabaseStatus, *, ascii_only: bool) -> Table:
         f"Database {status.database!r}",
         "App",
         "Applied",
+        "Captured",
         "Unapplied",
         "Ghost rows",
         "Duplicate rows",
         ascii_only=ascii_only,
     )
     for app in status.apps:
+        stored = "".join(f"\n* {name} (stored source)" for name in app.from_stored)
         table.add_row(
             app.app,
             str(len(app.applied)),
+            f"{len(app.captured)}/{len(app.applied)}{stored}",
             "\n".join(app.unapplied) or "-",
             "\n".join(app.ghosts) or "-",
             "\n".join(app.duplicates) or "-",
@@ -109,13 +112,18 @@ def _lines(items: tuple[str, ...], prefix: str = "") -> str:
 
 
 def rollback_table(preview: RollbackPreview, *, ascii_only: bool) -> Table:
-    """The plan in execution order; '!' marks a blocker, 'x' an irreversible step."""
+    """The plan in execution order; '!' marks a blocker, 'x' an irreversible step.
+    Steps loaded from sources stored in the database (not on disk) say so in 'Source'."""
     mode = "one transaction" if preview.one_transaction else "step by step, re-applied on failure"
     plan = preview.plan
     title = f"Rollback of {preview.database!r} to {plan.release}: {len(plan.steps)} step(s), {mode}" + (
         " (over squashed originals)" if plan.use_originals else ""
     )
-    columns: dict[str, Callable[[StepCheck], str]] = {
+    columns: dict[str, Callable[[StepCheck], str]] = {}
+    if preview.from_stored:
+        title += f", {len(preview.from_stored)} from stored sources"
+        columns["Source"] = lambda c: "* stored" if c.key in preview.from_stored else "disk"
+    columns |= {
         "Reverting does": lambda c: _lines(c.effects),
         "Reversible": lambda c: "yes" if c.reversible else "x NO",
         "Data impact": lambda c: _lines(c.data_loss),

@@ -65,7 +65,9 @@ def doctor(project: Project, *args: str) -> tuple[Result, dict[str, Any]]:
 
 
 def triples(payload: dict[str, Any]) -> list[Triple]:
-    return [(f["severity"], f["code"], f["subject"]) for f in payload["findings"]]
+    """The findings, without ``no-stored-source``: the databases here are migrated by plain
+    ``migrate``, so every one has it (``test_downgraded_code.py`` tests it)."""
+    return [(f["severity"], f["code"], f["subject"]) for f in payload["findings"] if f["code"] != "no-stored-source"]
 
 
 def finding(payload: dict[str, Any], code: str, subject: str) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from scenarios import ITEM, PARTIAL_SQUASH, Apps, Key, add_field, create_model, 
 MakeProject = Callable[..., Project]
 
 EXIT_OK, EXIT_USAGE, EXIT_REFUSED, EXIT_LOCKED, EXIT_RESTORED, EXIT_NOT_RESTORED = 0, 2, 4, 5, 6, 7
-JOURNAL_TABLES = frozenset({"migtool_run", "migtool_run_step"})
+JOURNAL_TABLES = frozenset({"migtool_run", "migtool_run_step", "migtool_source"})
 
 # --------------------------------------------------------------------------- the "store" shape
 

@@ -135,7 +135,7 @@ def _migrate_safe(
             api.refuse_if_unsafe(preview)
     if show_plan:
         return
-    run_id = api.execute_migrate(project, preview, app.progress("applying"))
+    run_id = api.execute_migrate(project, preview, app.progress("applying"), app.warn)
     if app.json:
         app.emit(migrate_to_dict(preview, executed=True, run_id=run_id), None)
     app.say(f"Applied {len(preview.steps)} migration(s) on {database!r} (run {run_id}).")

@@ -108,7 +108,7 @@ def _rollback(
         preview = api.preview_rollback_last(project, database, allow_drift=allow_drift)
     target = preview.plan.release
     for warning in preview.plan.warnings:
-        app.say(f"Warning: {warning}")
+        app.warn(warning)
     if sql:
         api.refuse_if_blocked(preview)
         click.echo("\n".join(api.rollback_sql(project, preview)))
@@ -131,6 +131,7 @@ def _rollback(
         project,
         preview,
         app.progress("unapplying"),
+        app.warn,
         command="rollback" if release else "rollback --last",
     )
     if app.json:
