@@ -8,9 +8,10 @@ exactly as the files they were (django-rewind's executor-only hook never
 reaches them: ghosts are not in the graph, so nothing plans them).
 
 Each stored source is compiled under a private module name
-(``migtool_stored.<app>.<name>``) with a pseudo file name registered in
-``linecache``, so a traceback from a failing reverse ``RunPython`` shows the
-stored lines.  Its ``__package__`` is the app's migrations package on disk, so
+(``migtool_stored.<app>.<name>``) with a pseudo file name
+(``/<migtool stored source, sha256 …>/<app>/migrations/<name>.py``) whose
+lines are registered in ``linecache``, so a traceback from a failing reverse
+``RunPython`` names the stored source and shows its lines.  Its ``__package__`` is the app's migrations package on disk, so
 relative imports resolve against today's code, as any other import does.
 
 Loading a source runs its module-level code (imports, the ``Migration`` class
@@ -93,7 +94,9 @@ def load_source(stored: SourceFile) -> Any:
 
     app, name = stored.key
     module_name = f"{PACKAGE}.{app}.{name}"
-    filename = f"<migtool stored source of {app}.{name}, sha256 {stored.sha256[:12]}>"
+    # Absolute and ending in .py, but in no directory that exists: tracebacks name it,
+    # and Rich (which skips "<...>" names) shows its lines from linecache.
+    filename = f"/<migtool stored source, sha256 {stored.sha256[:12]}>/{app}/migrations/{name}.py"
     text = stored.source.decode("utf-8", errors="replace")
     linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
     module = types.ModuleType(module_name)
