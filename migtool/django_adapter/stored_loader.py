@@ -11,8 +11,9 @@ Each stored source is compiled under a private module name
 (``migtool_stored.<app>.<name>``) with a pseudo file name
 (``/<migtool stored source, sha256 …>/<app>/migrations/<name>.py``) whose
 lines are registered in ``linecache``, so a traceback from a failing reverse
-``RunPython`` names the stored source and shows its lines.  Its ``__package__`` is the app's migrations package on disk, so
-relative imports resolve against today's code, as any other import does.
+``RunPython`` names the stored source and shows its lines.  Its
+``__package__`` is the app's migrations package on disk, so relative imports
+resolve against today's code, as any other import does.
 
 Loading a source runs its module-level code (imports, the ``Migration`` class
 body).  Only commands that plan against a database load them; only a
