@@ -25,6 +25,7 @@ COMMANDS = {
     "migtool_graph": "graph",
     "migtool_verify": "verify",
     "migtool_fleet": "fleet",
+    "migtool_capture": "capture",
 }
 CLI_NAMES = {cli: name for name, cli in COMMANDS.items()}
 WITH_MIGTOOL = 'INSTALLED_APPS = [*INSTALLED_APPS, "migtool"]\n'
