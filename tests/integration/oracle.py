@@ -96,6 +96,6 @@ def django_reaches(make_project: Callable[..., Project], apps: Apps, backend: st
 def assert_same_state(db: Database, expected: DbState, squashes: Mapping[Key, list[Key]]) -> None:
     """``db`` is in the state ``expected`` describes (see the module docstring)."""
     actual = state_of(db)
-    for row in actual.rows & set(squashes):
+    for row in (actual.rows - expected.rows) & set(squashes):  # Django's own migrate may leave such rows
         assert stands_for(squashes, row) - set(squashes) <= actual.rows, f"stale squash row {row}"
     assert actual.without_squash_rows(squashes) == expected.without_squash_rows(squashes)
