@@ -84,8 +84,9 @@ def database_option(f: F) -> F:
         "--database",
         default="default",
         show_default=True,
-        metavar="ALIAS",
-        help="Database alias from settings.DATABASES.",
+        metavar="ALIAS[:SCHEMA]",
+        help="Database alias from settings.DATABASES; ALIAS:SCHEMA targets one PostgreSQL schema of it "
+        "(schema-per-tenant, search_path set as django-tenants does).",
     )(f)
 
 

@@ -8,8 +8,13 @@ from typing import Any
 from migtool.errors import ConfigurationError
 
 
-def get_connection(alias: str, *, create: bool = False) -> Any:
-    """Return the connected Django connection for ``alias``.
+def get_connection(database: str, *, create: bool = False) -> Any:
+    """Return the connected Django connection for ``database``: an alias, or
+    ``ALIAS:SCHEMA`` for one PostgreSQL schema of it (a target's label).
+
+    A schema switches the alias's connection to that schema for this thread
+    (``schemas.use_schema``, as django-tenants does); a bare alias leaves it as
+    it is, so code inside ``schemas.activate(target)`` may name the alias alone.
 
     A SQLite file that does not exist is created only with ``create`` (as
     ``manage.py migrate`` would); otherwise it is reported, untouched.
@@ -21,6 +26,7 @@ def get_connection(alias: str, *, create: bool = False) -> Any:
     from django.core.exceptions import ImproperlyConfigured
     from django.db import DatabaseError, connections
 
+    alias, _, schema = database.partition(":")
     check_alias(alias)
     connection = connections[alias]
     if not create and sqlite_file_missing(alias):
@@ -44,6 +50,10 @@ def get_connection(alias: str, *, create: bool = False) -> Any:
             hint="Check that the server is running and settings.DATABASES is right.",
             database=alias,
         ) from None
+    if schema:
+        from migtool.django_adapter.schemas import use_schema
+
+        use_schema(connection, schema)
     return connection
 
 

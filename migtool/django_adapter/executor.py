@@ -28,6 +28,7 @@ from migtool.django_adapter.plans import Prepared, build_executor, plan_migratio
 from migtool.django_adapter.restore import compensate, reset_connection, verify_restored
 from migtool.django_adapter.squash_view import SquashView
 from migtool.errors import ExecutionError, RestoreFailedError
+from migtool.django_adapter.states import pre_migrate_state
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,7 @@ def _migrate(executor: Any, migrations: list[Any], states: dict[Any, Any], batch
         from django.core.management.sql import emit_post_migrate_signal, emit_pre_migrate_signal
 
         alias = executor.connection.alias
-        state = executor._create_project_state(with_applied_migrations=True)
+        state = pre_migrate_state(executor)
         emit_pre_migrate_signal(0, False, alias, apps=state.apps, plan=plan)
         state = executor.migrate(None, plan=plan, state=state.clone())
         state.clear_delayed_apps_cache()

@@ -1,0 +1,186 @@
+"""Schema targets on PostgreSQL with django-tenants: migrate-safe, rollback, status and
+discovery on one tenant schema at a time, checked in each schema's own tables.
+
+Stock Django is the oracle: a schema migrated by migtool must end exactly where
+``manage.py migrate_schemas --schema`` leaves another one.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+
+import pytest
+from scenarios import ITEM, add_field, alter_field, linear
+from tenants import journal_runs, make_tenants_project, schema_columns, schema_rows, schema_tables
+
+SHOP_0001 = {"0001_initial": [ITEM]}
+SHOP_LATER = {
+    "0002_color": [add_field("Item", "color", "models.CharField(max_length=10, default='red')")],
+    "0003_unique_name": [alter_field("Item", "name", "models.CharField(max_length=10, unique=True)")],
+}
+
+
+pytestmark = pytest.mark.backends
+
+
+@pytest.fixture
+def fleet(backend: str, make_project):
+    """public + tenant_1..3, every schema at shop 0001; the later migrations written, not applied."""
+    if backend != "postgresql":
+        pytest.skip("schema targets are PostgreSQL-only")
+    project = make_tenants_project(make_project, {"shop": linear("shop", SHOP_0001)})
+    return project
+
+
+def add_later_migrations(project) -> None:
+    for name, source in linear("shop", SHOP_LATER, first_deps=[("shop", "0001_initial")]).items():
+        project.write_migration("shop", name, source)
+
+
+def test_migrate_safe_and_rollback_change_only_the_target_schema(fleet):
+    project = fleet
+    assert project.migtool("freeze", "--release", "r1").ok
+    add_later_migrations(project)
+    before = {s: schema_rows(project, s) for s in ("public", "tenant_1", "tenant_2", "tenant_3")}
+
+    result = project.migtool("migrate-safe", "--database", "default:tenant_1")
+    assert result.ok, result
+    assert "default:tenant_1" in result.stderr
+    wanted = {("shop", "0002_color"), ("shop", "0003_unique_name")}
+    assert schema_rows(project, "tenant_1") == before["tenant_1"] | wanted
+    assert "color" in schema_columns(project, "tenant_1", "shop_item")
+    for other in ("public", "tenant_2", "tenant_3"):
+        assert schema_rows(project, other) == before[other]
+        assert "migtool_run" not in schema_tables(project, other)
+    assert "color" not in schema_columns(project, "tenant_2", "shop_item")
+    assert [r[1:] for r in journal_runs(project, "tenant_1")] == [("migrate-safe", "succeeded")]
+
+    # The oracle: Django's migrate_schemas on tenant_2 ends where migtool left tenant_1.
+    assert project.manage("migrate_schemas", "--schema", "tenant_2", "-v0").ok
+    assert schema_rows(project, "tenant_2") == schema_rows(project, "tenant_1")
+    assert schema_columns(project, "tenant_2", "shop_item") == schema_columns(project, "tenant_1", "shop_item")
+
+    status = project.migtool("status", "--database", "default:tenant_3", "--format", "json")
+    assert status.ok, status
+    payload = json.loads(status.stdout)
+    shop = next(a for a in payload["apps"] if a["app"] == "shop")
+    assert (payload["database"], shop["applied"], shop["unapplied"]) == (
+        "default:tenant_3",
+        ["0001_initial"],
+        ["0002_color", "0003_unique_name"],
+    )
+    assert payload["matching_releases"] == ["r1"]
+
+    result = project.migtool("rollback", "r1", "--yes", "--database", "default:tenant_1")
+    assert result.ok, result
+    assert schema_rows(project, "tenant_1") == before["tenant_1"]
+    assert "color" not in schema_columns(project, "tenant_1", "shop_item")
+    assert schema_rows(project, "tenant_2") == before["tenant_2"] | wanted  # untouched by the rollback
+    assert [r[1:] for r in journal_runs(project, "tenant_1")] == [
+        ("migrate-safe", "succeeded"),
+        ("rollback", "succeeded"),
+    ]
+
+
+def test_a_failure_restores_that_schema_exactly(fleet):
+    project = fleet
+    add_later_migrations(project)
+    # Duplicate names in tenant_2 only: 0003 (unique) fails there after 0002 ran.
+    project.db.execute("INSERT INTO tenant_2.shop_item (name, qty) VALUES ('x', 1), ('x', 2)")
+    columns = schema_columns(project, "tenant_2", "shop_item")
+    rows = schema_rows(project, "tenant_2")
+
+    result = project.migtool("migrate-safe", "--database", "default:tenant_2")
+    assert result.code == 6, result
+    assert schema_rows(project, "tenant_2") == rows
+    assert schema_columns(project, "tenant_2", "shop_item") == columns
+    assert project.db.rows("SELECT count(*) FROM tenant_2.shop_item") == [(2,)]
+    assert [r[1:] for r in journal_runs(project, "tenant_2")] == [("migrate-safe", "restored")]
+
+    assert project.migtool("migrate-safe", "--database", "default:tenant_3").ok
+    assert ("shop", "0003_unique_name") in schema_rows(project, "tenant_3")
+
+
+DISCOVER = """
+import json, django
+django.setup()
+from django.db import connection
+from migtool.django_adapter import schemas
+with connection.cursor() as cursor:  # anything up_to_date writes would fail
+    cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+names = schemas.existing_schemas(connection)
+print(json.dumps({
+    "glob": schemas.matching_schemas(connection, "tenant_[13]"),
+    "query": schemas.schemas_from_query(connection, "SELECT schema_name FROM customers_client ORDER BY id DESC"),
+    "tenants": schemas.tenant_schemas(),
+    "up_to_date": sorted(schemas.up_to_date(connection, names, schemas.fully_migrated_rows())),
+}))
+"""
+
+
+def test_discovery_and_up_to_date_read_without_writing(fleet):
+    project = fleet
+    add_later_migrations(project)
+    project.db.execute("CREATE SCHEMA bare")  # a schema without django_migrations
+    assert project.migtool("migrate-safe", "--database", "default:tenant_3").ok
+    assert project.manage("migrate_schemas", "--schema", "tenant_1", "-v0").ok
+    counts = {s: len(schema_rows(project, s)) for s in ("public", "tenant_1", "tenant_2", "tenant_3")}
+
+    result = project.run([sys.executable, "-c", textwrap.dedent(DISCOVER)])
+    assert result.ok, result
+    found = json.loads(result.stdout)
+    assert found["glob"] == ["tenant_1", "tenant_3"]
+    assert found["query"] == ["tenant_3", "tenant_2", "tenant_1"]
+    assert found["tenants"] == ["default", ["public", "tenant_1", "tenant_2", "tenant_3"]]
+    # public lacks shop 0002/0003 (migrate_schemas --shared ran before they existed); tenant_2 too.
+    assert found["up_to_date"] == ["tenant_1", "tenant_3"]
+    assert {s: len(schema_rows(project, s)) for s in counts} == counts
+    assert schema_tables(project, "bare") == set()
+
+
+def test_bad_schema_targets_are_refused_untouched(fleet):
+    project = fleet
+    result = project.migtool("migrate-safe", "--database", "default:nope")
+    assert result.code == 3 and "Schema 'nope' does not exist" in result.stderr, result
+    assert "Traceback" not in result.stderr
+    result = project.migtool("status", "--database", 'default:x"y')
+    assert result.code == 2 and "not a schema name" in result.stderr, result
+    assert project.db.rows("SELECT count(*) FROM pg_namespace WHERE nspname = 'nope'") == [(0,)]
+
+
+HOLD_LOCK = """
+import sys, time, django
+django.setup()
+from migtool import api
+with api.exclusive(api.Project(), "default:tenant_1", 0):
+    print("held", flush=True)
+    sys.stdin.read()
+"""
+
+
+def test_the_lock_is_per_schema(fleet):
+    import subprocess
+
+    project = fleet
+    add_later_migrations(project)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(HOLD_LOCK)],
+        cwd=project.root,
+        env=project.child_env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        blocked = project.migtool("migrate-safe", "--database", "default:tenant_1", "--lock-timeout", "0")
+        assert blocked.code == 5 and "default:tenant_1" in blocked.stderr, blocked
+        assert project.migtool("migrate-safe", "--database", "default:tenant_2", "--lock-timeout", "0").ok
+        assert project.migtool("migrate-safe", "--lock-timeout", "0").ok  # public: the database's own key
+    finally:
+        holder.communicate("", timeout=30)
+    assert ("shop", "0002_color") not in schema_rows(project, "tenant_1")
+    assert ("shop", "0002_color") in schema_rows(project, "tenant_2")
+    assert ("shop", "0002_color") in schema_rows(project, "public")
