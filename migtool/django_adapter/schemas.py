@@ -70,6 +70,15 @@ def active_schema(connection: Any) -> str | None:
     return _active().get(connection.alias)
 
 
+def lock_scope(connection: Any, scope: str | None) -> str | None:
+    """The scope of ``connection``'s migtool lock: ``scope``, else the schema it is
+    switched to; the public schema is the database itself (None), so a plain run
+    and a fleet's public target exclude each other."""
+    if scope is None:
+        scope = active_schema(connection)
+    return None if scope == public_schema_name() and connection.vendor == "postgresql" else scope
+
+
 def public_schema_name() -> str:
     from django.conf import settings
 

@@ -176,7 +176,7 @@ def test_the_lock_is_per_schema(fleet):
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         blocked = project.migtool("migrate-safe", "--database", "default:tenant_1", "--lock-timeout", "0")
-        assert blocked.code == 5 and "default:tenant_1" in blocked.stderr, blocked
+        assert blocked.code == 5 and "tenant_1" in blocked.stderr, blocked
         assert project.migtool("migrate-safe", "--database", "default:tenant_2", "--lock-timeout", "0").ok
         assert project.migtool("migrate-safe", "--lock-timeout", "0").ok  # public: the database's own key
     finally:
