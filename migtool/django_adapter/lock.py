@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from migtool.django_adapter.schemas import lock_scope
 from migtool.errors import ConfigurationError, LockHeldError
 
 # "migtool" as a 64-bit number: the advisory-lock key on PostgreSQL.
@@ -41,6 +42,7 @@ def migration_lock(
     Raises ``LockHeldError`` naming the holder (``holder()`` describes it)
     when the lock stays taken.
     """
+    scope = lock_scope(connection, scope)
     lock = _lock_for(connection, scope)
     deadline = time.monotonic() + max(timeout, 0)
     while not lock.try_acquire():
@@ -62,7 +64,7 @@ def migration_lock(
 
 def is_locked(connection: Any, scope: str | None = None) -> bool:
     """Return whether some run holds the lock now, without waiting (read-only)."""
-    lock = _lock_for(connection, scope)
+    lock = _lock_for(connection, lock_scope(connection, scope))
     if not lock.may_be_held():
         return False
     try:

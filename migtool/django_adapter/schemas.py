@@ -37,22 +37,16 @@ import re
 import threading
 from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, Protocol
+from typing import Any
 
 from migtool.errors import ConfigurationError, InputError
+from migtool.fleet.targets import Target
 
 # django-tenants' own rule (postgresql_backend/base.py, 4.0.1): names that can be quoted safely.
 _VALID_NAME = re.compile(r'^(?!pg_)[^"\'\\;\x00\r\n]{1,63}\Z', re.IGNORECASE)
 _SYSTEM_SCHEMAS = ("information_schema", "pg_catalog", "pg_toast")
 # A UNION ALL over this many schemas' django_migrations per statement keeps statements small.
 _UNION_CHUNK = 500
-
-
-class TargetLike(Protocol):
-    """What ``activate`` needs of a target (``migtool.fleet.targets.Target``)."""
-
-    alias: str
-    schema: str | None
 
 
 _local = threading.local()
@@ -131,7 +125,7 @@ def use_schema(connection: Any, schema: str | None) -> Any:
 
 
 @contextmanager
-def activate(target: TargetLike) -> Iterator[Any]:
+def activate(target: Target) -> Iterator[Any]:
     """Yield ``target``'s connection with its schema's ``search_path``; restore on exit.
 
     A target without a schema yields the alias's connection as it is.  Within
