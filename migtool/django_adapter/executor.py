@@ -28,7 +28,7 @@ from migtool.django_adapter.plans import Prepared, build_executor, plan_migratio
 from migtool.django_adapter.restore import compensate, reset_connection, verify_restored
 from migtool.django_adapter.squash_view import SquashView
 from migtool.errors import ExecutionError, RestoreFailedError
-from migtool.django_adapter.states import pre_migrate_state
+from migtool.django_adapter.states import post_migrate_apps, pre_migrate_state, state_key
 
 
 @dataclass(frozen=True)
@@ -158,12 +158,11 @@ def _migrate(executor: Any, migrations: list[Any], states: dict[Any, Any], batch
     else:
         from django.core.management.sql import emit_post_migrate_signal, emit_pre_migrate_signal
 
-        alias = executor.connection.alias
+        alias, start = executor.connection.alias, state_key(executor.loader)
         state = pre_migrate_state(executor)
         emit_pre_migrate_signal(0, False, alias, apps=state.apps, plan=plan)
         state = executor.migrate(None, plan=plan, state=state.clone())
-        state.clear_delayed_apps_cache()
-        emit_post_migrate_signal(0, False, alias, apps=state.apps, plan=plan)
+        emit_post_migrate_signal(0, False, alias, apps=post_migrate_apps(start, plan, state), plan=plan)
     for key in batch.stale_rows:
         executor.recorder.record_unapplied(*key)
 

@@ -46,6 +46,7 @@ class FilesReadOnceLoader(MigrationLoader):
 
     _files: ClassVar[tuple[dict[Any, Any], set[str], set[str]] | None] = None
     injected: ClassVar[dict[Any, Any]] = {}
+    _graphs: ClassVar[dict[tuple[bool, frozenset[Any]], tuple[Any, Any, dict[Any, Any]]]] = {}
     disk_migrations: dict[Any, Any]
     unmigrated_apps: set[str]
     migrated_apps: set[str]
@@ -82,6 +83,37 @@ class FilesReadOnceLoader(MigrationLoader):
         return FilesReadOnceLoader._files[0]
 
     def build_graph(self) -> None:
+        """Django's ``build_graph``; without a ``view``, built once per (squash
+        replacement, applied set) in a process.
+
+        The graph depends on nothing else (the applied set decides which squashes
+        replace their migrations), so targets and rebuilds that read the same
+        rows share one read-only graph; only the applied-rows query runs each time.
+        A view rewrites the graph it resolves, and placeholders are repointed in
+        it, so those graphs are built afresh.
+        """
+        from django.db.migrations.recorder import MigrationRecorder
+
+        if self.view is not None or FilesReadOnceLoader.injected:
+            self._build_fresh()
+            if self.view is not None:
+                self.view.resolve(self)
+            return
+        self.load_disk()
+        applied = {} if self.connection is None else MigrationRecorder(self.connection).applied_migrations()
+        key = (self.replace_migrations, frozenset(applied))
+        built = FilesReadOnceLoader._graphs.get(key)
+        if built is None:
+            self._build_fresh()
+            if hasattr(self, "placeholder_edges"):
+                return
+            built = (self.graph, self.replacements, dict(self.applied_migrations))
+            FilesReadOnceLoader._graphs[key] = built
+            while len(FilesReadOnceLoader._graphs) > 8:
+                FilesReadOnceLoader._graphs.pop(next(iter(FilesReadOnceLoader._graphs)))
+        self.graph, self.replacements, self.applied_migrations = built[0], built[1], dict(built[2])
+
+    def _build_fresh(self) -> None:
         from django.db.migrations.exceptions import NodeNotFoundError
 
         try:
@@ -92,8 +124,6 @@ class FilesReadOnceLoader(MigrationLoader):
                 raise
             self.graph.validate_consistency()
             self.graph.ensure_not_cyclic()
-        if self.view is not None:
-            self.view.resolve(self)
 
     def _resolve_placeholders(self) -> bool:
         """Repoint the edges of each placeholder (a name no file defines) that a

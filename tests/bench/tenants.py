@@ -1,0 +1,281 @@
+"""Schema-per-tenant benchmark (issue #12): migtool against django-tenants' ``migrate_schemas``.
+
+A django-tenants project (the real package) on PostgreSQL: shared apps
+``django_tenants``, ``customers`` (the tenant model), ``contenttypes`` and
+``auth``; tenant apps ``contenttypes``, ``auth`` and the generated apps of
+tests/bench/generate.py (5 apps, 30 models, 303 migrations, the last 5 of one
+app left out of the fleet's code: the "new migrations").  ``public`` is
+migrated with ``migrate_schemas --shared``, one tenant is created as
+django-tenants does (``Client.save()``), and the other tenants are clones of it
+(django-tenants' own ``clone_schema`` SQL function), so a fleet of 200 is made
+in a minute.  The fleet is kept as a template database and every timed run
+starts from a fresh copy of it.
+
+For each size in ``--schemas`` (e.g. ``50,200``) it times, on the same fleet:
+
+``noop``  nothing pending: ``manage.py migrate_schemas`` with the ``standard`` and
+          ``multiprocessing`` executors (``--jobs`` processes) against migtool;
+``new``   the 5 new migrations in every schema, same three commands;
+
+with the wall time and the peak RSS of the largest process.  ``--noop-only``
+sizes (e.g. ``1000``) run only the first.  What migtool runs is
+``migtool migrate-safe --tenants --jobs N`` when this migtool has it (the fleet
+engine), else ``tenant_loop.py``: migtool's schema-target path looped in one
+process (set up once, one up-to-date query, one migrate-safe per stale schema).
+
+After every run each schema's ``django_migrations`` is compared with the rows a
+fully migrated schema has; a tool that left a schema behind fails the benchmark.
+
+    python tests/bench/tenants.py --schemas 10 --jobs 2          # a quick look
+    python tests/bench/tenants.py --schemas 50,200 --noop-only 1000 --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import generate as gen  # noqa: E402
+from run import Postgres, pg_unavailable  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+PYTHON = sys.executable
+SHAPE = gen.Shape(apps=5, per_app=60, changed_apps=1, tail=5, extra_releases=0)
+
+SETTINGS = (
+    gen.SETTINGS.replace('"django.db.backends.postgresql"', '"django_tenants.postgresql_backend"')
+    + """
+SHARED_APPS = ["django_tenants", "customers", "django.contrib.contenttypes", "django.contrib.auth"]
+TENANT_APPS = ["django.contrib.contenttypes", "django.contrib.auth"] + {apps!r}
+INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
+TENANT_MODEL = "customers.Client"
+TENANT_DOMAIN_MODEL = "customers.Domain"
+DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
+TENANT_MULTIPROCESSING_MAX_PROCESSES = int(os.environ.get("BENCH_JOBS", "2"))
+"""
+)
+
+TENANT_MODELS = """from django.db import models
+from django_tenants.models import DomainMixin, TenantMixin
+
+
+class Client(TenantMixin):
+    name = models.CharField(max_length=100)
+
+
+class Domain(DomainMixin):
+    pass
+"""
+
+MAKE_FLEET = """
+import django
+django.setup()
+from django.db import connection
+from django_tenants.clone import CloneSchema
+from customers.models import Client
+names = ["t%04d" % i for i in range(1, {count} + 1)]
+Client(schema_name=names[0], name=names[0]).save(verbosity=0)
+Client.auto_create_schema = False
+cloner = CloneSchema()
+for name in names[1:]:
+    cloner.clone_schema(names[0], name)
+    Client(schema_name=name, name=name).save()
+"""
+
+# The peak RSS of the largest process of a command (its children included).
+MEASURE = """
+import json, resource, subprocess, sys, time
+start = time.perf_counter()
+proc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+wall = time.perf_counter() - start
+rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+print(json.dumps({"rc": proc.returncode, "wall": wall, "rss_mb": rss / 1024, "stderr": proc.stderr[-3000:]}))
+"""
+
+
+def write_project(root: Path, *, tails: bool) -> list[str]:
+    apps = gen.build(SHAPE)
+    gen.write_project(apps, root, tails=tails)
+    labels = [a.label for a in apps]
+    (root / gen.SETTINGS_PACKAGE / "settings.py").write_text(SETTINGS.format(apps=labels))
+    (root / "customers" / "migrations").mkdir(parents=True, exist_ok=True)
+    (root / "customers" / "__init__.py").write_text("")
+    (root / "customers" / "models.py").write_text(TENANT_MODELS)
+    (root / "customers" / "migrations" / "__init__.py").touch()
+    return labels
+
+
+def run(root: Path, url: str, args: list[str], jobs: int = 2) -> subprocess.CompletedProcess[str]:
+    env = {**gen.child_env(url), "BENCH_JOBS": str(jobs), "PYTHONPATH": str(root)}
+    return subprocess.run(args, cwd=root, env=env, capture_output=True, text=True, check=False)
+
+
+def checked(result: subprocess.CompletedProcess[str]) -> str:
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(result.args)} failed ({result.returncode}):\n{result.stdout}{result.stderr}")
+    return result.stdout
+
+
+def has_fleet_engine(root: Path, url: str) -> bool:
+    out = run(root, url, [PYTHON, "-m", "migtool", "migrate-safe", "--help"])
+    return "--tenants" in out.stdout and "--jobs" in out.stdout
+
+
+def commands(engine: bool, jobs: int) -> dict[str, list[str]]:
+    migtool = (
+        [PYTHON, "-m", "migtool", "migrate-safe", "--tenants", "--jobs", str(jobs)]
+        if engine
+        else [PYTHON, str(HERE / "tenant_loop.py")]
+    )
+    return {
+        "standard": [PYTHON, "manage.py", "migrate_schemas", "--executor", "standard"],
+        "multiprocessing": [PYTHON, "manage.py", "migrate_schemas", "--executor", "multiprocessing"],
+        "migtool": migtool,
+    }
+
+
+def schema_row_counts(db: Postgres, name: str) -> dict[str, int]:
+    import psycopg
+
+    with psycopg.connect(dbname=db.prefix + name, **db.params) as conn:
+        schemas = [
+            r[0]
+            for r in conn.execute(
+                "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE c.relname = 'django_migrations'"
+            ).fetchall()
+        ]
+        sql = " UNION ALL ".join(f"SELECT '{s}', count(*) FROM \"{s}\".django_migrations" for s in schemas)
+        return {s: int(n) for s, n in conn.execute(sql).fetchall()}
+
+
+def bench_size(root: Path, db: Postgres, count: int, jobs: int, runs: int, noop_only: bool) -> dict[str, Any]:
+    """Build a fleet of ``count`` tenants and time every command on copies of it."""
+    fleet = f"fleet{count}"
+    print(f"== {count} tenant schemas: building the fleet", file=sys.stderr, flush=True)
+    write_project(root, tails=False)
+    db.empty(fleet)
+    url = db.url(fleet)
+    start = time.perf_counter()
+    checked(run(root, url, [PYTHON, "manage.py", "makemigrations", "customers", "-v0"]))
+    checked(run(root, url, [PYTHON, "manage.py", "migrate_schemas", "--shared", "-v0"]))
+    checked(run(root, url, [PYTHON, "-c", textwrap.dedent(MAKE_FLEET.format(count=count))]))
+    built = time.perf_counter() - start
+    engine = has_fleet_engine(root, url)
+    result: dict[str, Any] = {"schemas": count + 1, "built_s": round(built, 1), "engine": engine, "scenarios": {}}
+    for scenario in ("noop",) if noop_only else ("noop", "new"):
+        write_project(root, tails=scenario == "new")
+        samples: dict[str, list[dict[str, Any]]] = {}
+        for round_ in range(runs):
+            for tool, argv in commands(engine, jobs).items():
+                db.copy(fleet, "work")
+                work = db.url("work")
+                before = schema_row_counts(db, "work")
+                print(f"   {scenario} round {round_ + 1}/{runs}: {tool}", file=sys.stderr, flush=True)
+                out = json.loads(checked(run(root, work, [PYTHON, "-c", MEASURE, *argv], jobs)))
+                if out["rc"] != 0:
+                    raise SystemExit(f"{tool} failed ({out['rc']}):\n{out['stderr']}")
+                after = schema_row_counts(db, "work")
+                grew = {s: after[s] - before.get(s, 0) for s in after}
+                want = SHAPE.k if scenario == "new" else 0
+                wrong = {s: n for s, n in grew.items() if n != want}
+                if wrong:
+                    raise SystemExit(
+                        f"{tool} left schemas with other than {want} new rows: {dict(list(wrong.items())[:5])}"
+                    )
+                samples.setdefault(tool, []).append({"wall": out["wall"], "rss_mb": out["rss_mb"]})
+        result["scenarios"][scenario] = summarize(samples)
+    db.drop("work")
+    db.drop(fleet)
+    return result
+
+
+def summarize(samples: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    import statistics
+
+    summary = {
+        tool: {
+            "wall_s": round(statistics.median(s["wall"] for s in runs), 2),
+            "rss_mb": round(max(s["rss_mb"] for s in runs), 1),
+            "samples": [round(s["wall"], 2) for s in runs],
+        }
+        for tool, runs in samples.items()
+    }
+    mine = summary["migtool"]["wall_s"]
+    for tool in ("standard", "multiprocessing"):
+        summary[f"speedup_vs_{tool}"] = round(summary[tool]["wall_s"] / mine, 1) if mine else None
+    return summary
+
+
+TARGETS = {"noop": {"standard": 20.0, "multiprocessing": None}, "new": {"standard": 3.0, "multiprocessing": 1.0}}
+
+
+def table(report: dict[str, Any]) -> str:
+    lines = [
+        "| schemas | scenario | standard | multiprocessing | migtool | vs standard | vs multiprocessing | peak RSS "
+        "(std / mp / migtool) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for size in report["sizes"]:
+        for scenario, s in size["scenarios"].items():
+
+            def verdict(tool: str, scenario: str = scenario, s: dict[str, Any] = s) -> str:
+                target, value = TARGETS[scenario][tool], s[f"speedup_vs_{tool}"]
+                mark = "" if target is None or value is None else (" PASS" if value >= target else " FAIL")
+                return f"{value}×{mark}" + (f" (≥ {target:g}×)" if target else "")
+
+            rss = " / ".join(f"{s[t]['rss_mb']:.0f}" for t in ("standard", "multiprocessing", "migtool"))
+            lines.append(
+                f"| {size['schemas']} | {scenario} | {s['standard']['wall_s']} s | {s['multiprocessing']['wall_s']} s "
+                f"| {s['migtool']['wall_s']} s | {verdict('standard')} | {verdict('multiprocessing')} | {rss} MB |"
+            )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--schemas", default="10", help="comma list of tenant counts (public comes on top)")
+    parser.add_argument("--noop-only", default="", help="comma list of tenant counts timed with nothing pending only")
+    parser.add_argument("--jobs", type=int, default=2, help="processes for multiprocessing (and migtool's engine)")
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--json", type=Path, default=HERE / "out" / "tenants.json")
+    args = parser.parse_args()
+    problem = pg_unavailable()
+    if problem:
+        print(f"PostgreSQL unavailable: {problem}", file=sys.stderr)
+        return 2
+    sizes = [(int(n), False) for n in args.schemas.split(",") if n] + [
+        (int(n), True) for n in args.noop_only.split(",") if n
+    ]
+    with tempfile.TemporaryDirectory(prefix="migtool-bench-tenants-") as tmp:
+        db = Postgres(Path(tmp), "tenants")
+        try:
+            report = {
+                "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), **gen.versions(PYTHON)},
+                "load_before": os.getloadavg()[0],
+                "jobs": args.jobs,
+                "sizes": [bench_size(Path(tmp) / "proj", db, n, args.jobs, args.runs, only) for n, only in sizes],
+                "load_after": os.getloadavg()[0],
+                "postgresql": db.version(),
+            }
+        finally:
+            db.cleanup()
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(report, indent=2))
+    print(table(report))
+    print(f"(load average {report['load_before']:.1f} → {report['load_after']:.1f}; {args.json})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
