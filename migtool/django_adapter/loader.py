@@ -51,6 +51,9 @@ class FilesReadOnceLoader(MigrationLoader):
     unmigrated_apps: set[str]
     migrated_apps: set[str]
     placeholder_edges: dict[tuple[str, str], tuple[tuple[str, str], ...]] | None = None
+    graph: Any
+    replacements: dict[Any, Any]
+    applied_migrations: dict[Any, Any]
 
     def __init__(
         self,
@@ -105,7 +108,7 @@ class FilesReadOnceLoader(MigrationLoader):
         built = FilesReadOnceLoader._graphs.get(key)
         if built is None:
             self._build_fresh()
-            if hasattr(self, "placeholder_edges"):
+            if self.placeholder_edges is not None:
                 return
             built = (self.graph, self.replacements, dict(self.applied_migrations))
             FilesReadOnceLoader._graphs[key] = built
