@@ -184,3 +184,23 @@ def test_the_lock_is_per_schema(fleet):
     assert ("shop", "0002_color") not in schema_rows(project, "tenant_1")
     assert ("shop", "0002_color") in schema_rows(project, "tenant_2")
     assert ("shop", "0002_color") in schema_rows(project, "public")
+
+
+def test_a_schema_target_on_djangos_own_backend(backend: str, make_project):
+    """Without django-tenants: the schema's own django_migrations and journal are created and
+    used, though public's are visible through the search_path."""
+    if backend != "postgresql":
+        pytest.skip("schema targets are PostgreSQL-only")
+    project = make_project({"shop": linear("shop", SHOP_0001)})
+    assert project.migtool("migrate-safe").ok  # public: its own rows and journal
+    project.db.execute("CREATE SCHEMA s1")
+    add_later_migrations(project)
+
+    result = project.migtool("migrate-safe", "--database", "default:s1")
+    assert result.ok, result
+    assert schema_rows(project, "s1") == {("shop", n) for n in ("0001_initial", "0002_color", "0003_unique_name")}
+    assert "color" in schema_columns(project, "s1", "shop_item")
+    assert [r[1:] for r in journal_runs(project, "s1")] == [("migrate-safe", "succeeded")]
+    assert schema_rows(project, "public") == {("shop", "0001_initial")}
+    assert [r[1:] for r in journal_runs(project, "public")] == [("migrate-safe", "succeeded")]
+    assert "color" not in schema_columns(project, "public", "shop_item")
