@@ -22,7 +22,7 @@ DJANGO_KEY := $(firstword $(shell printf '%s' '$(DJANGO)' | cksum))
 STAMP := $(VENV)/.migtool-installed-$(DJANGO_KEY)
 EXAMPLE_REQS := $(wildcard examples/requirements.txt)
 
-.PHONY: install test test-fleet test-conformance lint demo clean bench bench-git-freeze
+.PHONY: install test test-fleet test-conformance lint demo clean bench bench-git-freeze bench-tenants
 
 install: $(STAMP)
 
@@ -85,6 +85,13 @@ bench: $(STAMP)
 #   make bench-git-freeze BENCH_ARGS='--preset huge --tags 40'
 bench-git-freeze: $(STAMP)
 	PATH="$(BIN):$$PATH" $(BIN)/python tests/bench/git_freeze.py $(BENCH_ARGS)
+
+# Schema-per-tenant benchmark (issue #12): migtool against django-tenants'
+# migrate_schemas (standard, multiprocessing) on a django-tenants fleet on PostgreSQL.
+#   make bench-tenants TENANTS_ARGS='--schemas 50,200 --noop-only 1000 --jobs 2'
+TENANTS_ARGS ?= --schemas 10
+bench-tenants: $(STAMP)
+	PATH="$(BIN):$$PATH" $(BIN)/python tests/bench/tenants.py $(TENANTS_ARGS)
 
 clean:
 	rm -rf .venv .venv-*/ .pytest_cache .hypothesis .mypy_cache .ruff_cache build *.egg-info
