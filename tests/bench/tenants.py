@@ -8,8 +8,9 @@ app left out of the fleet's code: the "new migrations").  ``public`` is
 migrated with ``migrate_schemas --shared``, one tenant is created as
 django-tenants does (``Client.save()``), and the other tenants are copies of its
 schema (``pg_dump -n``, renamed, one ``psql`` session: django-tenants' own
-``clone_schema`` SQL function took 30 s a schema here) with their ``Client`` rows.  The fleet is kept as a template database and every timed run
-starts from a fresh copy of it.
+``clone_schema`` SQL function took 30 s a schema here) with their ``Client``
+rows.  The fleet is kept as a template database and every timed run starts
+from a fresh copy of it.
 
 For each size in ``--schemas`` (e.g. ``50,200``) it times, on the same fleet:
 
