@@ -10,6 +10,7 @@ module holds it.
 from migtool.api.capture import capture_sources
 from migtool.api.fleet import (
     FleetOrder,
+    SchemaSelection,
     fleet_command,
     fleet_status,
     new_fleet_run,
@@ -52,6 +53,7 @@ __all__ = [
     "ReleaseSummary",
     "RollbackPreview",
     "capture_sources",
+    "SchemaSelection",
     "StepResult",
     "TagFreeze",
     "VerifyReport",

@@ -67,15 +67,67 @@ def new_fleet_run() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
 
 
+@dataclass(frozen=True)
+class SchemaSelection:
+    """PostgreSQL schemas of one database as a fleet: ``--schemas GLOB``,
+    ``--schemas-from-query SQL`` or ``--tenants`` (django-tenants)."""
+
+    pattern: str | None = None
+    query: str | None = None
+    tenants: bool = False
+
+    def targets(self, databases: tuple[str, ...]) -> list[Target]:
+        """The schema targets, of the one ``--database`` alias (default ``default``)."""
+        from migtool.django_adapter import schemas
+        from migtool.django_adapter.connection import get_connection
+
+        if sum((self.pattern is not None, self.query is not None, self.tenants)) > 1 or len(databases) > 1:
+            raise InputError(
+                "--schemas, --schemas-from-query and --tenants each name the schemas of one database.",
+                hint="Give one of them, with at most one --database ALIAS.",
+            )
+        if self.tenants:
+            if databases:
+                raise InputError(
+                    "--tenants takes django-tenants' own database (TENANT_DB_ALIAS), not --database.",
+                    hint="Drop --database.",
+                )
+            alias, names = schemas.tenant_schemas()
+        else:
+            alias = databases[0] if databases else "default"
+            connection = get_connection(alias)
+            if self.pattern is not None:
+                names = schemas.matching_schemas(connection, self.pattern)
+            else:
+                names = schemas.schemas_from_query(connection, self.query or "")
+        if not names:
+            raise InputError("No schema matches: the fleet is empty.", hint="Check the pattern or the query.")
+        return [Target(alias, name) for name in names]
+
+
 def select_targets(
-    project: Project, databases: tuple[str, ...], *, all_databases: bool = False, fleet: str | None = None
+    project: Project,
+    databases: tuple[str, ...],
+    *,
+    all_databases: bool = False,
+    fleet: str | None = None,
+    schemas: SchemaSelection | None = None,
 ) -> list[Target]:
     """Return the targets named on the command line, in order: ``--database`` (each an
     alias or ``ALIAS:SCHEMA``), ``--all-databases``, and ``--fleet FILE`` or
-    ``--fleet settings`` (``settings.MIGTOOL_FLEET``).  Unknown aliases are refused."""
+    ``--fleet settings`` (``settings.MIGTOOL_FLEET``), or the schemas of one database
+    (``SchemaSelection``).  Unknown aliases are refused."""
     from django.db import connections
 
     project.setup()
+    if schemas is not None:
+        if all_databases or fleet is not None:
+            raise InputError(
+                "Schemas (--schemas, --schemas-from-query, --tenants) cannot be combined with "
+                "--all-databases or --fleet.",
+                hint="Name the schemas of one database, or list the targets in a fleet file.",
+            )
+        return unique(schemas.targets(databases))
     targets = [Target.parse(d) for d in databases]
     if all_databases:
         targets += [Target(alias) for alias in connections.settings]

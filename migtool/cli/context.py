@@ -11,7 +11,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from migtool.api import Project
+from migtool.api import Project, SchemaSelection
 
 if TYPE_CHECKING:
     from migtool.django_adapter.executor import Observer, StepEvent
@@ -32,6 +32,7 @@ class AppContext:
         self.releases_dir: str | None = None
         self.traceback = os.environ.get("MIGTOOL_TRACEBACK", "") not in ("", "0")
         self.format = "table"
+        self.schemas: SchemaSelection | None = None  # --schemas, --schemas-from-query, --tenants
         self._project: Project | None = None
         # Off a terminal (CI logs, files) Rich would assume 80 columns and fold
         # migration names; COLUMNS still wins when set.

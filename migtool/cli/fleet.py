@@ -44,11 +44,18 @@ class Selection:
     databases: tuple[str, ...] = ()
     all_databases: bool = False
     fleet: str | None = None
+    schemas: api.SchemaSelection | None = None
 
     @property
     def is_fleet(self) -> bool:
         """More than one target, or a schema: single-database behaviour is kept otherwise."""
-        return self.all_databases or self.fleet is not None or len(self.databases) > 1 or ":" in "".join(self.databases)
+        return (
+            self.all_databases
+            or self.fleet is not None
+            or self.schemas is not None
+            or len(self.databases) > 1
+            or ":" in "".join(self.databases)
+        )
 
     @property
     def single(self) -> str:
@@ -65,7 +72,9 @@ class Selection:
             return api.select_targets(
                 project, (), all_databases=not has_setting, fleet="settings" if has_setting else None
             )
-        return api.select_targets(project, self.databases, all_databases=self.all_databases, fleet=self.fleet)
+        return api.select_targets(
+            project, self.databases, all_databases=self.all_databases, fleet=self.fleet, schemas=self.schemas
+        )
 
 
 class FleetView:

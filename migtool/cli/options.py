@@ -8,10 +8,12 @@ overriding the group's.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import click
 
+from migtool.api import SchemaSelection
 from migtool.cli.context import AppContext
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -21,6 +23,17 @@ def _store(attribute: str) -> Callable[[click.Context, click.Parameter, Any], No
     def callback(ctx: click.Context, param: click.Parameter, value: Any) -> None:
         if value not in (None, False):
             setattr(ctx.ensure_object(AppContext), attribute, value)
+
+    return callback
+
+
+def _store_schemas(field: str) -> Callable[[click.Context, click.Parameter, Any], None]:
+    """Collect ``--schemas``, ``--schemas-from-query`` and ``--tenants`` into ``AppContext.schemas``."""
+
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+        if value not in (None, False):
+            app = ctx.ensure_object(AppContext)
+            app.schemas = replace(app.schemas or SchemaSelection(), **{field: value})
 
     return callback
 
@@ -120,6 +133,27 @@ def fleet_selection_options(f: F) -> F:
             "--fleet",
             metavar="FILE|settings",
             help="The targets named in a TOML file (targets = [...]), or in settings.MIGTOOL_FLEET.",
+        ),
+        click.option(
+            "--schemas",
+            metavar="GLOB",
+            expose_value=False,
+            callback=_store_schemas("pattern"),
+            help="The PostgreSQL schemas matching GLOB (e.g. 'tenant_*') of the --database alias, sorted.",
+        ),
+        click.option(
+            "--schemas-from-query",
+            metavar="SQL",
+            expose_value=False,
+            callback=_store_schemas("query"),
+            help="The schemas named by the first column of a read-only query, in its order.",
+        ),
+        click.option(
+            "--tenants",
+            is_flag=True,
+            expose_value=False,
+            callback=_store_schemas("tenants"),
+            help="django-tenants: public first, then every tenant's schema (its tenant model).",
         ),
     ]
     for option in reversed(options):

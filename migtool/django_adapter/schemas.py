@@ -24,15 +24,14 @@ connection of the alias connects in the same thread.  So the schema's own
 lock by schema) are used throughout.
 
 Also here: naming a fleet of schemas (a glob, a query, django-tenants' tenant
-model) and ``up_to_date``, which finds in one query the schemas that already
-have every migration recorded, so a fleet run skips them without writing.
+model) and ``up_to_date``, which finds in one read the schemas that already
+record every migration, so a fleet run skips them without writing.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import functools
-import hashlib
 import re
 import threading
 from collections.abc import Collection, Iterable, Iterator
@@ -309,35 +308,19 @@ def tenant_schemas() -> tuple[str, list[str]]:
 # --------------------------------------------------------------------------- skipping what is done
 
 
-def fully_migrated_rows() -> frozenset[tuple[str, str]]:
-    """The ``django_migrations`` rows of a target with every migration on disk applied.
-
-    Django records every migration of every app in every schema, the ones the
-    router skipped included (fleets.md §1.3), and a squash besides the
-    migrations it replaces once they are all applied (``check_replacements``).
-    """
-    from migtool.django_adapter.loader import FilesReadOnceLoader
-
-    return frozenset(FilesReadOnceLoader(None, replace_migrations=False).disk_migrations)
-
-
-def rows_digest(rows: Collection[tuple[str, str]]) -> str:
-    """md5 of the sorted ``app.name`` lines: what ``up_to_date``'s query computes per schema."""
-    return hashlib.md5("\n".join(f"{app}.{name}" for app, name in sorted(rows)).encode()).hexdigest()
-
-
 def up_to_date(connection: Any, schemas: Collection[str], expected: Collection[tuple[str, str]]) -> set[str]:
-    """Return the schemas whose ``django_migrations`` rows are exactly ``expected``.
+    """Return the schemas whose ``django_migrations`` records every row of ``expected``
+    (``planner.fully_migrated_rows``): they have nothing to migrate.
 
     One query finds which schemas have the table, one more (per 500 schemas)
-    reads a count and an md5 of every schema's rows; no table is created and
-    nothing is written.  A schema with a missing row, an extra one or a
-    duplicate is not up to date: it goes through the ordinary path, which
-    decides what to do with it.
+    counts each schema's distinct rows among ``expected``; no table is created
+    and nothing is written.  A schema missing a row goes through the ordinary
+    path, which plans what it lacks.
     """
     names = list(dict.fromkeys(schemas))
     for name in names:
         check_schema_name(name)
+    wanted = sorted(set(expected))
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
@@ -345,18 +328,21 @@ def up_to_date(connection: Any, schemas: Collection[str], expected: Collection[t
             [names],
         )
         with_table = sorted(row[0] for row in cursor.fetchall())
-        wanted = (len(expected), rows_digest(expected))
         done: set[str] = set()
         for start in range(0, len(with_table), _UNION_CHUNK):
             chunk = with_table[start : start + _UNION_CHUNK]
             parts = [
-                "SELECT %s, count(*), md5(coalesce(string_agg(app || '.' || name, E'\\n' "
-                'ORDER BY app COLLATE "C", name COLLATE "C"), \'\')) '
-                f"FROM {connection.ops.quote_name(name)}.django_migrations"
+                "SELECT %s, count(DISTINCT (m.app, m.name)) "
+                f"FROM {connection.ops.quote_name(name)}.django_migrations m "
+                "JOIN expected e ON e.app = m.app AND e.name = m.name"
                 for name in chunk
             ]
-            cursor.execute(" UNION ALL ".join(parts), chunk)
-            done |= {name for name, count, digest in cursor.fetchall() if (count, digest) == wanted}
+            cursor.execute(
+                "WITH expected(app, name) AS (SELECT * FROM unnest(%s::text[], %s::text[])) "
+                + " UNION ALL ".join(parts),
+                [[app for app, _ in wanted], [name for _, name in wanted], *chunk],
+            )
+            done |= {name for name, count in cursor.fetchall() if count == len(wanted)}
     return done
 
 

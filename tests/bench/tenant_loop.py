@@ -20,13 +20,14 @@ from migtool import api  # noqa: E402
 
 
 def main() -> int:
+    from migtool.core.planner import fully_migrated_rows
     from migtool.django_adapter import schemas
     from migtool.django_adapter.connection import get_connection
 
     project = api.Project()
     project.setup()
     alias, names = schemas.tenant_schemas()
-    done = schemas.up_to_date(get_connection(alias), names, schemas.fully_migrated_rows())
+    done = schemas.up_to_date(get_connection(alias), names, fully_migrated_rows(project.graph))
     applied = 0
     for name in names:
         if name in done:

@@ -107,6 +107,8 @@ DISCOVER = """
 import json, django
 django.setup()
 from django.db import connection
+from migtool.api import Project
+from migtool.core.planner import fully_migrated_rows
 from migtool.django_adapter import schemas
 with connection.cursor() as cursor:  # anything up_to_date writes would fail
     cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
@@ -115,7 +117,7 @@ print(json.dumps({
     "glob": schemas.matching_schemas(connection, "tenant_[13]"),
     "query": schemas.schemas_from_query(connection, "SELECT schema_name FROM customers_client ORDER BY id DESC"),
     "tenants": schemas.tenant_schemas(),
-    "up_to_date": sorted(schemas.up_to_date(connection, names, schemas.fully_migrated_rows())),
+    "up_to_date": sorted(schemas.up_to_date(connection, names, fully_migrated_rows(Project().graph))),
 }))
 """
 
@@ -204,3 +206,55 @@ def test_a_schema_target_on_djangos_own_backend(backend: str, make_project):
     assert schema_rows(project, "public") == {("shop", "0001_initial")}
     assert [r[1:] for r in journal_runs(project, "public")] == [("migrate-safe", "succeeded")]
     assert "color" not in schema_columns(project, "public", "shop_item")
+
+
+def test_migrate_safe_over_the_tenants_then_skips_them_untouched(fleet):
+    project = fleet
+    add_later_migrations(project)
+    everyone = ("public", "tenant_1", "tenant_2", "tenant_3")
+    before = {s: schema_rows(project, s) for s in everyone}
+    wanted = {("shop", "0002_color"), ("shop", "0003_unique_name")}
+
+    result = project.migtool("migrate-safe", "--tenants", "--jobs", "2", "--format", "json")
+    assert result.ok, result
+    payload = json.loads(result.stdout)
+    assert [t["target"] for t in payload["targets"]][0] == "default:public"
+    assert {t["target"]: t["status"] for t in payload["targets"]} == {f"default:{s}": "succeeded" for s in everyone}
+    for schema in everyone:
+        assert schema_rows(project, schema) == before[schema] | wanted
+        assert [r[1:] for r in journal_runs(project, schema)] == [("migrate-safe", "succeeded")]
+    assert "color" in schema_columns(project, "tenant_2", "shop_item")
+    assert "color" not in schema_columns(project, "public", "shop_item")  # a tenant app: not in public
+
+    journals = {s: journal_runs(project, s) for s in everyone}
+    again = project.migtool("migrate-safe", "--tenants", "--format", "json")
+    assert again.ok, again
+    statuses = {t["status"] for t in json.loads(again.stdout)["targets"]}
+    assert statuses == {"skipped: up to date"}
+    assert {s: journal_runs(project, s) for s in everyone} == journals  # not a row written
+
+
+def test_schemas_glob_with_a_failing_schema_restores_it_and_goes_on(fleet):
+    project = fleet
+    add_later_migrations(project)
+    project.db.execute("INSERT INTO tenant_2.shop_item (name, qty) VALUES ('x', 1), ('x', 2)")
+    columns = schema_columns(project, "tenant_2", "shop_item")
+    rows = {s: schema_rows(project, s) for s in ("public", "tenant_1", "tenant_2", "tenant_3")}
+
+    result = project.migtool("migrate-safe", "--schemas", "tenant_*", "--on-failure", "continue", "--format", "json")
+    assert result.code == 6, result
+    outcome = {t["target"]: t["status"] for t in json.loads(result.stdout)["targets"]}
+    assert outcome == {"default:tenant_1": "succeeded", "default:tenant_2": "failed", "default:tenant_3": "succeeded"}
+    assert schema_rows(project, "tenant_2") == rows["tenant_2"]
+    assert schema_columns(project, "tenant_2", "shop_item") == columns
+    assert project.db.rows("SELECT count(*) FROM tenant_2.shop_item") == [(2,)]
+    assert schema_rows(project, "public") == rows["public"]  # not selected by the glob
+    for schema in ("tenant_1", "tenant_3"):
+        assert ("shop", "0003_unique_name") in schema_rows(project, schema)
+
+    query = project.migtool(
+        "status", "--schemas-from-query", "SELECT schema_name FROM customers_client", "--format", "json"
+    )
+    assert query.ok or query.code == 1, query
+    reports = json.loads(query.stdout)["targets"]
+    assert [r["target"] for r in reports] == ["default:tenant_1", "default:tenant_2", "default:tenant_3"]

@@ -32,7 +32,7 @@ def doctor(
     With several targets, one line per target.  Read-only.
     """
     failing = {"error", "warning"} if strict else {"error"}
-    selection = Selection(databases, all_databases, fleet)
+    selection = Selection(databases, all_databases, fleet, app.schemas)
     if selection.is_fleet:
         reports, code = report_reads(
             app,

@@ -50,7 +50,7 @@ def fleet_status(
     per-target code.
     """
     project = app.project()
-    targets = Selection(databases, all_databases, fleet).targets(project, default_all=True)
+    targets = Selection(databases, all_databases, fleet, app.schemas).targets(project, default_all=True)
     fleet_run, outcomes = api.fleet_status(project, targets, run)
     report(app, fleet_run, "status", outcomes)
 
@@ -83,7 +83,7 @@ def fleet_resume(
     id, each planned afresh from its own database.
     """
     project = app.project()
-    selection = Selection(databases, all_databases, fleet)
+    selection = Selection(databases, all_databases, fleet, app.schemas)
     targets = selection.targets(project, default_all=True)
     order = api.fleet_command(project, targets, run)
     _, outcomes = api.fleet_status(project, targets, run)

@@ -77,7 +77,7 @@ def migrate_safe(
     """
     if release and app_label:
         raise click.UsageError("Give either APP_LABEL [MIGRATION_NAME] or --release, not both.")
-    selection = Selection(databases, all_databases, fleet)
+    selection = Selection(databases, all_databases, fleet, app.schemas)
     if selection.is_fleet:
         if app_label or show_plan:
             raise click.UsageError(

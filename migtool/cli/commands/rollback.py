@@ -74,7 +74,7 @@ def rollback(
     """
     if (release is None) == (not last):
         raise click.UsageError("Give either RELEASE or --last.")
-    selection = Selection(databases, all_databases, fleet)
+    selection = Selection(databases, all_databases, fleet, app.schemas)
     if selection.is_fleet:
         if dry_run or sql or not yes:
             raise click.UsageError("A fleet rollback runs with --yes; --dry-run and --sql take one database.")

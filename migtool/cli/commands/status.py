@@ -23,7 +23,7 @@ def status(app: AppContext, *, databases: tuple[str, ...], all_databases: bool, 
     migrations that no longer exist on disk.  Read-only: creates nothing.
     With several targets, one line per target.
     """
-    selection = Selection(databases, all_databases, fleet)
+    selection = Selection(databases, all_databases, fleet, app.schemas)
     if selection.is_fleet:
         _, code = report_reads(
             app,
