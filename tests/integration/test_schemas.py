@@ -64,9 +64,9 @@ def test_migrate_safe_and_rollback_change_only_the_target_schema(fleet):
 
     status = project.migtool("status", "--database", "default:tenant_3", "--format", "json")
     assert status.ok, status
-    payload = json.loads(status.stdout)
+    (payload,) = json.loads(status.stdout)["targets"]  # a schema target is a fleet of one
     shop = next(a for a in payload["apps"] if a["app"] == "shop")
-    assert (payload["database"], shop["applied"], shop["unapplied"]) == (
+    assert (payload["target"], shop["applied"], shop["unapplied"]) == (
         "default:tenant_3",
         ["0001_initial"],
         ["0002_color", "0003_unique_name"],
@@ -148,7 +148,7 @@ def test_bad_schema_targets_are_refused_untouched(fleet):
     assert result.code == 3 and "Schema 'nope' does not exist" in result.stderr, result
     assert "Traceback" not in result.stderr
     result = project.migtool("status", "--database", 'default:x"y')
-    assert result.code == 2 and "not a schema name" in result.stderr, result
+    assert result.code == 2 and "not a schema name" in result.output, result
     assert project.db.rows("SELECT count(*) FROM pg_namespace WHERE nspname = 'nope'") == [(0,)]
 
 
