@@ -27,8 +27,8 @@ from migtool.django_adapter.loader import load_recorded, load_schema
 from migtool.django_adapter.plans import Prepared, build_executor, plan_migrations
 from migtool.django_adapter.restore import compensate, reset_connection, verify_restored
 from migtool.django_adapter.squash_view import SquashView
-from migtool.errors import ExecutionError, RestoreFailedError
 from migtool.django_adapter.states import post_migrate_apps, pre_migrate_state, state_key
+from migtool.errors import ExecutionError, RestoreFailedError
 
 
 @dataclass(frozen=True)
