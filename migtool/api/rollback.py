@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from migtool.api.project import Project
 from migtool.api.running import run_journaled
-from migtool.core.doctor import drift
+from migtool.core.drift import drift
 from migtool.core.graph import MigrationKey, ProjectGraph
 from migtool.core.planner import Refusal, RollbackPlan, plan_rollback
 from migtool.core.safety import StepCheck
