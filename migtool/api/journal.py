@@ -67,4 +67,6 @@ def diagnose_project(project: Project, database: str | None) -> list[Finding]:
         ]
     releases, unreadable = project.readable_releases()
     problems = {name: error.message for name, error in unreadable.items()}
-    return ordered(diagnose(project.graph, releases, load_facts(), recorded, runs, problems) + stored)
+    return ordered(
+        diagnose(project.graph, releases, load_facts(), recorded, runs, problems, project.ownership) + stored
+    )

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from migtool.core.graph import ProjectGraph
+from migtool.core.origins import Ownership
 from migtool.core.snapshot import (
     ReleaseSnapshot,
     freeze,
@@ -84,6 +85,13 @@ class Project:
             self.__dict__.pop("graph", None)
         return self.stored
 
+    @cached_property
+    def ownership(self) -> Ownership:
+        """Which apps' migrations are installed distributions' files, and the MIGTOOL_DRIFT policy."""
+        from migtool.django_adapter.origins import load_ownership
+
+        return load_ownership(self.graph.apps)
+
     @property
     def django_version(self) -> str:
         import django
@@ -111,4 +119,4 @@ class Project:
 
     def disk_snapshot(self, name: str = NOW) -> ReleaseSnapshot:
         """Return what a release frozen now would contain."""
-        return freeze(self.graph, name, self.django_version)
+        return freeze(self.graph, name, self.django_version, self.ownership.installed)

@@ -47,6 +47,13 @@ class RollbackPreview:
     prepared: Prepared | None = field(default=None, compare=False, repr=False)
     from_stored: frozenset[MigrationKey] = frozenset()
     stored_refusals: tuple[Refusal, ...] = ()
+    upstream_drift: tuple[str, ...] = ()
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What the user should know but that does not block: the plan's warnings, and steps
+        whose installed distribution changed them since a release froze them."""
+        return self.plan.warnings + self.upstream_drift
 
     @property
     def blockers(self) -> tuple[str, ...]:
@@ -118,9 +125,18 @@ def _preview_backwards(
         # A state that does not render cannot be checked step by step either; its refusal says why.
         checks = [] if unrenderable else check_steps(connection, prepared)
     one_transaction = bool(connection.features.can_rollback_ddl) and all(c.atomic for c in checks)
-    drifted = () if allow_drift else _drift(project, plan.steps)
+    drifted, upstream = _drift(project, plan.steps)
     return RollbackPreview(
-        database, plan, tuple(checks), one_transaction, recorded, drifted, prepared, from_stored, refusals
+        database,
+        plan,
+        tuple(checks),
+        one_transaction,
+        recorded,
+        () if allow_drift else drifted,
+        prepared,
+        from_stored,
+        refusals,
+        upstream,
     )
 
 
@@ -135,22 +151,36 @@ def _stored_refusals(project: Project, stays: frozenset[MigrationKey]) -> tuple[
     return (*refusals, *([missing] if missing else []))
 
 
-def _drift(project: Project, steps: tuple[MigrationKey, ...]) -> tuple[str, ...]:
-    """Steps whose file changed since a release froze it: reverting them would run code
-    that never ran forwards on databases that applied the frozen version.  Release
-    files that cannot be read are skipped here (``releases`` and ``doctor`` report them)."""
+def _drift(project: Project, steps: tuple[MigrationKey, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Steps whose file changed since a release froze it, as blockers and as warnings.
+
+    Reverting such a step runs code that never ran forwards on databases that applied
+    the frozen version.  For the project's own migrations that is a blocker (unless
+    --allow-drift), whatever MIGTOOL_DRIFT says.  An installed distribution's edit
+    of its own migration is a warning: the project cannot restore that file.  Release
+    files that cannot be read are skipped here (``releases`` and ``doctor`` report them).
+    """
+    if not steps:
+        return (), ()
     releases, _ = project.readable_releases({step.app_label for step in steps})
-    first: dict[str, str] = {}  # one blocker per migration, from the first release that froze it
-    findings = drift(project.graph, releases, frozenset(steps))
+    first: dict[tuple[str, str], str] = {}  # one message per migration, from the first release that froze it
+    findings = drift(project.graph, releases, frozenset(steps), project.ownership.for_rollback())
     if project.stored is not None:
         findings += stored_drift(project.graph, project.stored.variants, steps)
     for finding in findings:
-        if finding.code == "drift-edited":
-            first.setdefault(finding.subject, finding.message)
-    return tuple(
+        if finding.code in ("drift-edited", "upstream-edited"):
+            first.setdefault((finding.code, finding.subject), finding.message)
+    blockers = tuple(
         f"{message} Reverting it runs code that never ran forwards (pass --allow-drift to accept the risk)."
-        for message in first.values()
+        for (code, _), message in first.items()
+        if code == "drift-edited"
     )
+    warnings = tuple(
+        f"{message} Reverting it runs the installed version's code."
+        for (code, _), message in first.items()
+        if code == "upstream-edited"
+    )
+    return blockers, warnings
 
 
 def rollback_sql(project: Project, preview: RollbackPreview) -> list[str]:

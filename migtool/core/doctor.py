@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from migtool.core.drift import drift
 from migtool.core.findings import ERROR, INFO, SEVERITY_ORDER, WARNING, Finding
 from migtool.core.graph import MigrationKey, ProjectGraph
+from migtool.core.origins import Ownership
 from migtool.core.planner import is_member
 from migtool.core.snapshot import ReleaseSnapshot, release_sort_key
 
@@ -45,9 +46,11 @@ def diagnose(
     recorded: Mapping[MigrationKey, int] | None = None,
     runs: Iterable[RunFact] = (),
     unreadable: Mapping[str, str] | None = None,
+    ownership: Ownership | None = None,
 ) -> list[Finding]:
     """Return every finding, most severe first.  ``recorded`` is None without a database;
-    ``unreadable`` maps release files that could not be read to the problem."""
+    ``unreadable`` maps release files that could not be read to the problem; ``ownership``
+    says which apps are installed distributions' and how to judge their drift."""
     findings = [
         *unreadable_releases(unreadable or {}),
         *conflicting_leaves(graph),
@@ -55,7 +58,7 @@ def diagnose(
         *partial_squashes_on_disk(graph),
         *migration_facts(facts),
         *irreversible_since_releases(graph, releases, facts),
-        *drift(graph, releases),
+        *drift(graph, releases, ownership=ownership),
         *unreachable_releases(graph, releases),
     ]
     if recorded is not None:

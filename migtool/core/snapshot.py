@@ -19,10 +19,11 @@ import itertools
 import json
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from migtool.core.graph import DependencyGraph, MigrationKey, ProjectGraph
+from migtool.core.origins import Distribution
 from migtool.errors import GraphConflictError, InvalidReleaseNameError, MalformedReleaseError
 
 FORMAT = "migtool-release"
@@ -59,12 +60,16 @@ def release_sort_key(name: str) -> tuple[tuple[int, int | str], ...]:
 
 @dataclass(frozen=True)
 class AppSnapshot:
-    """One app's part of a release.  ``checksums`` is empty for legacy files."""
+    """One app's part of a release.  ``checksums`` is empty for legacy files.
+    ``distribution`` names the installed distribution the app's migrations came
+    from when the release was frozen; None for the project's own apps and for
+    files frozen before migtool recorded it (see ``migtool.core.origins``)."""
 
     leaves: tuple[str, ...]
     migrations: tuple[str, ...]
     squashes: Mapping[str, tuple[MigrationKey, ...]] = field(default_factory=dict)
     checksums: Mapping[str, str] = field(default_factory=dict)
+    distribution: Distribution | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +111,8 @@ class ReleaseSnapshot:
                 "migrations": sorted(snap.migrations),
                 "squashes": {s: sorted(str(k) for k in r) for s, r in snap.squashes.items()},
             }
+            if snap.distribution is not None:
+                apps[app]["distribution"] = {"name": snap.distribution.name, "version": snap.distribution.version}
         payload: dict[str, Any] = {
             "apps": apps,
             "django_version": self.django_version,
@@ -122,8 +129,14 @@ class ReleaseSnapshot:
         return json.dumps(payload, indent=2, sort_keys=True) + "\n"
 
 
-def freeze(graph: ProjectGraph, release: str, django_version: str | None) -> ReleaseSnapshot:
-    """Return the snapshot of everything on disk, as release ``release``.
+def freeze(
+    graph: ProjectGraph,
+    release: str,
+    django_version: str | None,
+    distributions: Mapping[str, Distribution] | None = None,
+) -> ReleaseSnapshot:
+    """Return the snapshot of everything on disk, as release ``release``;
+    ``distributions`` maps the apps whose migrations are installed packages to them.
 
     Raises ``GraphConflictError`` when an app has several leaves, because the
     release would then not be one state Django can migrate to.
@@ -140,7 +153,11 @@ def freeze(graph: ProjectGraph, release: str, django_version: str | None) -> Rel
         )
     members = _members(graph, [k for keys in leaves.values() for k in keys], effective)
     leaf_names = {app: tuple(k.name for k in keys) for app, keys in leaves.items()}
-    return ReleaseSnapshot(release, _app_snapshots(graph, members, leaf_names, checksums=True), django_version)
+    apps = _app_snapshots(graph, members, leaf_names, checksums=True)
+    for app, distribution in (distributions or {}).items():
+        if app in apps:
+            apps[app] = replace(apps[app], distribution=distribution)
+    return ReleaseSnapshot(release, apps, django_version)
 
 
 def _members(
@@ -310,18 +327,41 @@ def _parse_app(app: str, entry: object, bad: Any) -> AppSnapshot:
             keys.append(MigrationKey(label, name))
         squashes[squash] = tuple(keys)
     return AppSnapshot(
-        leaves=leaves, migrations=migrations, squashes=squashes, checksums=dict(sorted(checksums.items()))
+        leaves=leaves,
+        migrations=migrations,
+        squashes=squashes,
+        checksums=dict(sorted(checksums.items())),
+        distribution=_parse_distribution(app, entry.get("distribution"), bad),
     )
+
+
+def _parse_distribution(app: str, found: object, bad: Any) -> Distribution | None:
+    """The optional ``"distribution": {"name", "version"}`` of an app (absent in older files)."""
+    if found is None:
+        return None
+    fields = (found.get("name"), found.get("version")) if isinstance(found, dict) else (None, None)
+    if not all(isinstance(f, str) and f for f in fields):
+        raise bad(f"app {app!r}: 'distribution' must be an object with a 'name' and a 'version'")
+    return Distribution(str(fields[0]), str(fields[1]))
 
 
 @dataclass(frozen=True)
 class AppDiff:
-    """What changed in one app between two releases."""
+    """What changed in one app between two releases.  ``old_distribution`` and
+    ``new_distribution`` say which installed distribution the app's migrations
+    came from on each side (None: the project's own, or not recorded)."""
 
     app: str
     added: tuple[str, ...]
     removed: tuple[str, ...]
     edited: tuple[str, ...]
+    old_distribution: Distribution | None = None
+    new_distribution: Distribution | None = None
+
+    @property
+    def upstream(self) -> bool:
+        """The app's migrations are an installed distribution's files, not the project's."""
+        return self.old_distribution is not None or self.new_distribution is not None
 
 
 @dataclass(frozen=True)
@@ -361,6 +401,6 @@ def diff(old: ReleaseSnapshot, new: ReleaseSnapshot) -> ReleaseDiff:
         added = tuple(sorted(set(after.migrations) - set(before.migrations)))
         removed = tuple(sorted(set(before.migrations) - set(after.migrations)))
         if added or removed or edited:
-            apps.append(AppDiff(app, added, removed, edited))
+            apps.append(AppDiff(app, added, removed, edited, before.distribution, after.distribution))
     unverified = tuple(s.release for s in (old, new) if s.legacy)
     return ReleaseDiff(old.release, new.release, tuple(apps), unverified, tuple(sorted(unknown)))

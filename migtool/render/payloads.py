@@ -14,6 +14,7 @@ from migtool.fleet.outcomes import TargetOutcome, counts
 if TYPE_CHECKING:
     from migtool.api import FreezeResult, MigratePreview, ReleaseSummary, RollbackPreview, TagFreeze, VerifyReport
     from migtool.core.doctor import Finding
+    from migtool.core.origins import Distribution
     from migtool.core.snapshot import ReleaseDiff
     from migtool.core.status import DatabaseStatus
     from migtool.django_adapter.journal import RunRecord
@@ -37,11 +38,25 @@ def diff_to_dict(changes: ReleaseDiff) -> dict[str, Any]:
             "unverified": list(changes.unverified),
             "not_compared": list(changes.not_compared),
             "apps": [
-                {"app": a.app, "added": list(a.added), "removed": list(a.removed), "edited": list(a.edited)}
+                {
+                    "app": a.app,
+                    "added": list(a.added),
+                    "removed": list(a.removed),
+                    "edited": list(a.edited),
+                    "upstream": a.upstream,
+                    "distribution": {
+                        "old": _distribution(a.old_distribution),
+                        "new": _distribution(a.new_distribution),
+                    },
+                }
                 for a in changes.apps
             ],
         },
     )
+
+
+def _distribution(distribution: Distribution | None) -> dict[str, str] | None:
+    return None if distribution is None else {"name": distribution.name, "version": distribution.version}
 
 
 def freeze_to_dict(result: FreezeResult) -> dict[str, Any]:
@@ -157,7 +172,7 @@ def rollback_to_dict(preview: RollbackPreview, *, executed: bool) -> dict[str, A
                 {"kind": r.kind, "message": r.message, "migrations": [str(k) for k in r.keys]}
                 for r in (*plan.refusals, *preview.stored_refusals)
             ],
-            "warnings": list(plan.warnings),
+            "warnings": list(preview.warnings),
             "steps": [
                 {
                     "migration": str(c.key),

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from migtool.api import FreezeResult, MigratePreview, ReleaseSummary, RollbackPreview, TagFreeze, VerifyReport
     from migtool.core.doctor import Finding
     from migtool.core.safety import StepCheck
-    from migtool.core.snapshot import ReleaseDiff
+    from migtool.core.snapshot import AppDiff, ReleaseDiff
     from migtool.core.status import DatabaseStatus
     from migtool.django_adapter.journal import RunRecord
     from migtool.fleet.outcomes import TargetOutcome
@@ -65,12 +65,24 @@ def releases_table(releases: list[ReleaseSummary], *, ascii_only: bool) -> Table
 
 
 def diff_table(changes: ReleaseDiff, *, ascii_only: bool) -> Table:
+    """The project's own apps first, then apps whose migrations are installed packages,
+    named with the distribution's versions: their edits are upstream's, not the project's."""
     table = _table(f"{changes.old} -> {changes.new}", "App", "Change", "Migration", ascii_only=ascii_only)
-    for app in changes.apps:
-        for symbol, names in (("+ added", app.added), ("- removed", app.removed), ("~ edited", app.edited)):
+    for app in sorted(changes.apps, key=lambda a: a.upstream):
+        label, edited = (
+            (f"{app.app} ({_versions(app)})", "~ edited upstream") if app.upstream else (app.app, "~ edited")
+        )
+        for symbol, names in (("+ added", app.added), ("- removed", app.removed), (edited, app.edited)):
             for name in names:
-                table.add_row(app.app, symbol, name)
+                table.add_row(label, symbol, name)
     return table
+
+
+def _versions(app: AppDiff) -> str:
+    old, new = app.old_distribution, app.new_distribution
+    if old is None or new is None or old == new:
+        return str(old or new)
+    return f"{old} -> {new.version}" if old.name == new.name else f"{old} -> {new}"
 
 
 def status_table(status: DatabaseStatus, *, ascii_only: bool) -> Table:

@@ -18,6 +18,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from migtool.cli.main import cli
+from migtool.core.origins import Distribution
 from migtool.core.snapshot import AppSnapshot, ReleaseSnapshot
 from migtool.django_adapter import bootstrap
 
@@ -188,9 +189,43 @@ def test_diff_json(two_releases):
         "unverified": [],
         "not_compared": [],
         "apps": [
-            {"app": "shop", "added": ["0003_stock"], "removed": [], "edited": ["0002_price"]},
-            {"app": "users", "added": [], "removed": ["0001_initial"], "edited": []},
+            {"app": "shop", "added": ["0003_stock"], "removed": [], "edited": ["0002_price"], **OWN_APP},
+            {"app": "users", "added": [], "removed": ["0001_initial"], "edited": [], **OWN_APP},
         ],
+    }
+
+
+OWN_APP = {"upstream": False, "distribution": {"old": None, "new": None}}
+
+
+def test_diff_shows_edits_inside_installed_packages_apart(migtool):
+    """wagtail's upgrade rewrote its own 0001_initial: diff lists it after the project's
+    own changes, as upstream's, with the distribution's versions (no Django needed)."""
+    for release, version, digest, extra in (("1.0", "7.0.10", D0, ()), ("2.0", "8.0.1", D1, ("0002_new",))):
+        wagtail = AppSnapshot(
+            leaves=(max(("0001_initial", *extra)),),
+            migrations=("0001_initial", *extra),
+            checksums={"0001_initial": digest, **dict.fromkeys(extra, D0)},
+            distribution=Distribution("wagtail", version),
+        )
+        shop = AppSnapshot(leaves=("0001_initial",), migrations=("0001_initial",), checksums={"0001_initial": digest})
+        apps = {"shop": shop, "wagtailcore": wagtail}
+        migtool.write(release, ReleaseSnapshot(release, apps, django_version="5.2").to_json())
+    result = migtool("diff", "1.0", "2.0")
+    assert result.exit_code == 0, result.output
+    rows = [[cell.strip() for cell in line.split("|")[1:-1]] for line in result.stdout.splitlines()[4:-1]]
+    assert rows == [
+        ["shop", "~ edited", "0001_initial"],
+        ["wagtailcore (wagtail 7.0.10 -> 8.0.1)", "+ added", "0002_new"],
+        ["wagtailcore (wagtail 7.0.10 -> 8.0.1)", "~ edited upstream", "0001_initial"],
+    ]
+    assert "1 edit(s) are inside installed packages (wagtailcore)" in result.stderr
+    payload = json.loads(migtool("diff", "1.0", "2.0", "--format", "json").stdout)
+    wagtailcore = payload["apps"][1]
+    assert (wagtailcore["upstream"], wagtailcore["edited"]) == (True, ["0001_initial"])
+    assert wagtailcore["distribution"] == {
+        "old": {"name": "wagtail", "version": "7.0.10"},
+        "new": {"name": "wagtail", "version": "8.0.1"},
     }
 
 

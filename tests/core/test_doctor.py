@@ -51,7 +51,9 @@ from migtool.core.doctor import (
     unreachable_releases,
 )
 from migtool.core.graph import ProjectGraph
+from migtool.core.origins import Distribution, Ownership, check_policy
 from migtool.core.snapshot import AppSnapshot, ReleaseSnapshot, freeze
+from migtool.errors import ConfigurationError
 
 SQ = "s.0001_squashed_0002"
 
@@ -544,3 +546,62 @@ def test_legacy_release_without_checksums_reports_no_edits():
     legacy = ReleaseSnapshot("0.9", {"s": AppSnapshot(leaves=("0003_c",), migrations=("0001_a", "0002_b", "0003_c"))})
     edited = graph(LINEAR_EDGES, checksums={"s.0002_b": digest("new")})
     assert drift(edited, [legacy]) == []
+
+
+# ------------------------------------------------------------------ installed distributions (upstream)
+
+WAGTAIL_7, WAGTAIL_8 = Distribution("wagtail", "7.0.10"), Distribution("wagtail", "8.0.1")
+
+
+def upstream_release(g: ProjectGraph, name: str, *keep: str) -> ReleaseSnapshot:
+    """``release``, with app ``o`` frozen as wagtail 7.0.10's files."""
+    return freeze(restrict(g, {k(s) for s in keep}) if keep else g, name, "5.2", {"o": WAGTAIL_7})
+
+
+O_EDITED = graph(LINEAR_EDGES, checksums={**sums("s.0001_a", "s.0002_b", "s.0003_c"), "o.0001_x": digest("v8")})
+
+
+def test_an_installed_package_editing_its_own_migration_is_upstream_edited():
+    """wagtail 8 rewrote o.0001_x, which releases 1.0 and 1.1 froze as wagtail 7's.  No rollback to
+    either reverts it: info, and doctor stays green.  Release 0.9, frozen before the app was
+    installed, does not contain it: a rollback to 0.9 would revert it with wagtail 8's code."""
+    ownership = Ownership({"o": WAGTAIL_8})
+    releases = [upstream_release(LINEAR, "1.0"), upstream_release(LINEAR, "1.1")]
+    found = drift(O_EDITED, releases, ownership=ownership)
+    assert triples(found) == [(INFO, "upstream-edited", "o.0001_x")] * 2
+    assert (
+        found[0].message
+        == "o.0001_x, frozen in release 1.0 (wagtail 7.0.10), was changed by the installed wagtail 8.0.1."
+    )
+    assert "Nothing to restore" in found[0].fix and "MIGTOOL_DRIFT" in found[0].fix
+
+    older = release(LINEAR, "0.9", "s.0001_a")
+    found = drift(O_EDITED, [older, *releases], ownership=ownership)
+    assert triples(found) == [(WARNING, "upstream-edited", "o.0001_x")] * 2
+    assert found[0].why.startswith("A rollback to 0.9 would revert it with wagtail 8.0.1's code")
+    assert drift(O_EDITED, releases) == drift(O_EDITED, releases, ownership=Ownership({"o": WAGTAIL_8}, {"o": "own"}))
+    assert triples(drift(O_EDITED, releases))[0] == (ERROR, "drift-edited", "o.0001_x")  # not known as installed
+
+
+def test_drift_policy_downgrades_or_ignores_apps_but_not_for_a_rollback():
+    """MIGTOOL_DRIFT by app label or distribution name; a rollback judges the project's own apps strictly."""
+    releases = [upstream_release(LINEAR, "1.0")]
+    s_edited = graph(LINEAR_EDGES, checksums={**sums("o.0001_x", "s.0001_a", "s.0003_c"), "s.0002_b": digest("x")})
+    assert drift(O_EDITED, releases, ownership=Ownership({"o": WAGTAIL_8}, {"wagtail": "ignore"})) == []
+    assert triples(drift(O_EDITED, releases, ownership=Ownership({"o": WAGTAIL_8}, {"o": "warning"}))) == [
+        (WARNING, "upstream-edited", "o.0001_x")
+    ]
+    downgraded = Ownership({}, {"s": "info"})
+    assert triples(drift(s_edited, releases, ownership=downgraded)) == [(INFO, "drift-edited", "s.0002_b")]
+    assert triples(drift(s_edited, releases, ownership=Ownership({}, {"s": "ignore"}))) == []
+    for policy in ("info", "ignore", "warning"):
+        strict = Ownership({}, {"s": policy}).for_rollback()
+        assert triples(drift(s_edited, releases, ownership=strict)) == [(ERROR, "drift-edited", "s.0002_b")]
+
+
+def test_drift_policy_setting_is_checked():
+    assert check_policy(None) == {}
+    assert check_policy({"wagtail": "info", "shop": "own"}) == {"wagtail": "info", "shop": "own"}
+    for bad in ({"wagtail": "quiet"}, ["wagtail"], {1: "info"}):
+        with pytest.raises(ConfigurationError, match="MIGTOOL_DRIFT"):
+            check_policy(bad)

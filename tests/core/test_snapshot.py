@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from strategies import graph, k
 
+from migtool.core.origins import Distribution
 from migtool.core.snapshot import (
     AppDiff,
     AppSnapshot,
@@ -321,6 +322,16 @@ MALFORMED = [
         '{"s": "0001", "o": null}', "app 'o' must map to a migration name (legacy format), not None", id="legacy-null"
     ),
     pytest.param('{"s": ""}', "app 's' must map to a migration name (legacy format)", id="legacy-empty"),
+    pytest.param(
+        current_format(app_s("distribution", "wagtail")),
+        "app 's': 'distribution' must be an object with a 'name' and a 'version'",
+        id="distribution-string",
+    ),
+    pytest.param(
+        current_format(app_s("distribution", {"name": "wagtail", "version": ""})),
+        "app 's': 'distribution' must be an object with a 'name' and a 'version'",
+        id="distribution-no-version",
+    ),
     pytest.param(current_format(top("format_version", True)), "version True", id="version-true"),
     pytest.param(current_format(top("format_version", 1.0)), "version 1.0", id="version-float"),
     pytest.param(current_format(top("format_version", "1")), "version '1'", id="version-string"),
@@ -517,3 +528,17 @@ def test_diff_does_not_compare_apps_a_release_did_not_freeze():
     changes = diff(checkout, from_git)
     assert changes.apps == (AppDiff("s", added=("0002",), removed=(), edited=()),)
     assert changes.not_compared == ("auth",)
+
+
+def test_freeze_records_the_distribution_of_installed_apps_only():
+    """An app whose migrations an installed distribution ships carries it (name and version);
+    the project's own apps carry nothing, so their part of the file is as before; older files
+    without the field read as "not recorded"."""
+    g = graph({"s.0001": [], "o.0001": []}, checksums={"s.0001": "0" * 64, "o.0001": "1" * 64})
+    frozen = freeze(g, "1.0", "5.2", {"o": Distribution("wagtail", "7.0.10")})
+    data = json.loads(frozen.to_json())
+    assert data["apps"]["o"]["distribution"] == {"name": "wagtail", "version": "7.0.10"}
+    assert "distribution" not in data["apps"]["s"]
+    assert json.loads(freeze(g, "1.0", "5.2").to_json())["apps"]["s"] == data["apps"]["s"]
+    parsed = parse_snapshot(frozen.to_json(), "1.0", SOURCE)
+    assert parsed == frozen and parsed.apps["s"].distribution is None

@@ -40,6 +40,13 @@ def diff(app: AppContext, *, old: str, new: str | None, check: bool) -> None:
     if changes.not_compared:
         apps = ", ".join(changes.not_compared)
         app.say(f"Note: not compared, as a release frozen from git does not describe them: {apps}.")
+    upstream = [a for a in changes.apps if a.upstream and a.edited]
+    if upstream:
+        edits = sum(len(a.edited) for a in upstream)
+        app.say(
+            f"Note: {edits} edit(s) are inside installed packages ({', '.join(a.app for a in upstream)}): "
+            "the package changed its own migrations; 'migtool doctor' judges them (upstream-edited)."
+        )
     if not changes.has_changes:
         app.say(f"No differences between {changes.old} and {changes.new}.")
     elif check:

@@ -107,7 +107,7 @@ def _rollback(
     else:
         preview = api.preview_rollback_last(project, database, allow_drift=allow_drift)
     target = preview.plan.release
-    for warning in preview.plan.warnings:
+    for warning in preview.warnings:
         app.warn(warning)
     if sql:
         api.refuse_if_blocked(preview)
