@@ -70,8 +70,8 @@ def preview_migrate(
 
     from migtool.django_adapter.connection import get_connection, sqlite_file_missing
     from migtool.django_adapter.loader import load_recorded
+    from migtool.django_adapter.operation_facts import undo_check
     from migtool.django_adapter.plans import build_executor, check_history, forward_order, plan_migrations
-    from migtool.django_adapter.preflight import undo_check
 
     if release is not None:
         check_release_name(release)

@@ -226,7 +226,7 @@ class _Rehearsal:
         """Forward to ``new``, roll back to ``old``, forward again.  Return the result and
         the fingerprint the database has at ``new``, or None when it is not at ``new``."""
         from migtool.django_adapter.fingerprint import take_fingerprint
-        from migtool.django_adapter.preflight import migration_facts
+        from migtool.django_adapter.operation_facts import migration_facts
 
         error = self._forward(new)
         if error:

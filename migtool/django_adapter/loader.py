@@ -146,7 +146,7 @@ class FilesReadOnceLoader(MigrationLoader):
 
 def load_facts() -> dict[MigrationKey, MigrationFacts]:
     """Return, for every migration on disk, what its operations say on their own."""
-    from migtool.django_adapter.preflight import migration_facts
+    from migtool.django_adapter.operation_facts import migration_facts
 
     loader = FilesReadOnceLoader(None, replace_migrations=False)
     return {MigrationKey(*key): migration_facts(m) for key, m in sorted(loader.disk_migrations.items())}

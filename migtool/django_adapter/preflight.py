@@ -21,7 +21,6 @@ it is now, not as earlier steps of the same plan may leave it.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,16 +38,18 @@ from django.db.migrations.operations import (
     RunSQL,
     SeparateDatabaseAndState,
 )
-from django.db.migrations.operations.base import Operation
 from django.db.models import UniqueConstraint
 
-from migtool.core.doctor import MigrationFacts
 from migtool.core.graph import MigrationKey
 from migtool.core.safety import StepCheck
+from migtool.django_adapter.operation_facts import (
+    callable_name,
+    irreversibility,
+    is_atomic,
+    sql_snippet,
+)
 from migtool.django_adapter.plans import Prepared
 
-# Statements PostgreSQL refuses to run inside a transaction block.
-_NON_ATOMIC_SQL = re.compile(r"\bCONCURRENTLY\b|\bVACUUM\b", re.IGNORECASE)
 _INTEGER_TYPES = frozenset(
     {
         "IntegerField",
@@ -99,7 +100,7 @@ def _check_migration(probe: _Probe, migration: Any, steps: list[tuple]) -> StepC
         effects=tuple(effects),
         blockers=tuple(blockers),
         data_loss=tuple(data_loss),
-        atomic=_is_atomic(migration, [step[0] for step in steps]),
+        atomic=is_atomic(migration, [step[0] for step in steps]),
     )
 
 
@@ -311,77 +312,6 @@ def _irreversible(revert: _Revert) -> str | None:
     return f"cannot revert {what}"
 
 
-def irreversibility(operation: Any, inside: str = "") -> tuple[str, str] | None:
-    """Return ``(what, why)`` if Django cannot revert ``operation``, else None.
-
-    ``reversible`` alone misses two cases: inside ``SeparateDatabaseAndState``
-    (which always says reversible, then raises ``NotImplementedError``), and a
-    third-party operation that never overrode ``database_backwards``.
-    """
-    where = f" inside {inside}" if inside else ""
-    if type(operation).database_backwards is Operation.database_backwards:
-        return f"{type(operation).__name__}{where}", "does not implement database_backwards"
-    if isinstance(operation, RunPython) and operation.reverse_code is None:
-        return f"RunPython {_name(operation.code)}{where}", "has no reverse_code"
-    if isinstance(operation, RunSQL) and operation.reverse_sql is None:
-        return f"RunSQL ({_snippet(operation.sql)}){where}", "has no reverse_sql"
-    if not operation.reversible:
-        return f"Operation '{operation.describe()}'{where}", "is marked irreversible"
-    return None
-
-
-def migration_facts(migration: Any) -> MigrationFacts:
-    """What a migration's operations say on their own, without states or data:
-    irreversible operations, and whether it can run inside a transaction."""
-    operations = _database_operations(migration.operations)
-    irreversible = [" ".join(found) for op, inside in operations if (found := irreversibility(op, inside))]
-    outside = [
-        f"{type(op).__name__} must run outside a transaction"
-        for op, _ in operations
-        if _declares_non_atomic(op) and not isinstance(op, RunPython)
-    ] + [
-        f"RunSQL ({_snippet(op.sql)}) uses CONCURRENTLY/VACUUM"
-        for op, _ in operations
-        if isinstance(op, RunSQL) and _NON_ATOMIC_SQL.search(_sql_text(op.sql) + "\n" + _sql_text(op.reverse_sql))
-    ]
-    return MigrationFacts(
-        irreversible=tuple(irreversible),
-        non_atomic=not migration.atomic,
-        needs_no_transaction=tuple(outside),
-    )
-
-
-def undo_check(migration: Any) -> StepCheck:
-    """Whether a migration about to be applied could be undone: its operations only.
-
-    For a forward batch the data to check does not exist yet; irreversible
-    operations and atomicity are what decide whether a failure can be undone.
-    """
-    operations = _database_operations(migration.operations)
-    return StepCheck(
-        key=MigrationKey(migration.app_label, migration.name),
-        effects=(),
-        blockers=tuple(
-            f"{what} {why}, so it cannot be reverted."
-            for op, inside in operations
-            if (found := irreversibility(op, inside))
-            for what, why in [found]
-        ),
-        atomic=_is_atomic(migration, [op for op, _ in operations]),
-    )
-
-
-def _database_operations(operations: Sequence[Any], inside: str = "") -> list[tuple[Any, str]]:
-    """Operations as they run against the database, ``SeparateDatabaseAndState`` opened."""
-    found: list[tuple[Any, str]] = []
-    for operation in operations:
-        if isinstance(operation, SeparateDatabaseAndState) and operation.database_operations:
-            found += _database_operations(operation.database_operations, "SeparateDatabaseAndState")
-        else:
-            found.append((operation, inside))
-    return found
-
-
 def _create_model(revert: _Revert) -> str:
     model = revert.model(revert.current, revert.operation.name)
     if not revert.allowed(model):
@@ -591,21 +521,21 @@ def _remove_constraint(revert: _Revert) -> str:
 
 def _run_python(revert: _Revert) -> str:
     operation = revert.operation
-    code = _name(operation.code)
+    code = callable_name(operation.code)
     if not router.allow_migrate(revert.connection.alias, revert.app_label, **operation.hints):
         return f"skip RunPython {code} (not migrated on this database)"
     if operation.reverse_code is RunPython.noop:
         return f"no-op (RunPython.noop; data changes of {code} stay)"
-    return f"run reverse of RunPython {code} ({_name(operation.reverse_code)})"
+    return f"run reverse of RunPython {code} ({callable_name(operation.reverse_code)})"
 
 
 def _run_sql(revert: _Revert) -> str:
     operation = revert.operation
     if not router.allow_migrate(revert.connection.alias, revert.app_label, **operation.hints):
-        return f"skip RunSQL ({_snippet(operation.sql)}) (not migrated on this database)"
+        return f"skip RunSQL ({sql_snippet(operation.sql)}) (not migrated on this database)"
     if not operation.reverse_sql:
-        return f"no-op (RunSQL.noop; changes of {_snippet(operation.sql)} stay)"
-    return f"run reverse SQL ({_snippet(operation.reverse_sql)})"
+        return f"no-op (RunSQL.noop; changes of {sql_snippet(operation.sql)} stay)"
+    return f"run reverse SQL ({sql_snippet(operation.reverse_sql)})"
 
 
 def _state_only(revert: _Revert) -> str:
@@ -625,36 +555,6 @@ _HANDLERS: tuple[tuple[type, Callable[[_Revert], str]], ...] = (
     (RunSQL, _run_sql),
     (SeparateDatabaseAndState, _state_only),
 )
-
-
-# --------------------------------------------------------------------------- atomicity
-
-
-def _is_atomic(migration: Any, operations: Sequence[Any]) -> bool:
-    """False when the step declares it must not run inside one transaction (§4.1)."""
-    if not migration.atomic:
-        return False
-    for operation in operations:
-        if _declares_non_atomic(operation):
-            return False
-        if isinstance(operation, RunSQL):
-            sql = _sql_text(operation.sql) + "\n" + _sql_text(operation.reverse_sql)
-            if _NON_ATOMIC_SQL.search(sql):
-                return False
-    return True
-
-
-def _declares_non_atomic(operation: Any) -> bool:
-    """``RunPython(atomic=False)``, or a class such as ``AddIndexConcurrently`` setting ``atomic = False``.
-
-    ``Operation.atomic = False`` on the base class only means "not forced into
-    a transaction on MySQL", so it is ignored.
-    """
-    if operation.atomic is not False:
-        return False
-    return "atomic" in vars(operation) or any(
-        "atomic" in vars(cls) for cls in type(operation).__mro__ if cls is not Operation
-    )
 
 
 # --------------------------------------------------------------------------- helpers
@@ -713,22 +613,6 @@ def _fills_nulls(connection: Any, field: Any) -> bool:
         return True
     default = _effective_default(connection, field)
     return default is not None and (field.has_default() or connection.vendor == "sqlite")
-
-
-def _sql_text(sql: Any) -> str:
-    """RunSQL's ``sql``/``reverse_sql`` as text: a string, or a list of strings or (sql, params)."""
-    if isinstance(sql, (list, tuple)):
-        return "\n".join(item[0] if isinstance(item, (list, tuple)) else str(item) for item in sql)
-    return str(sql or "")
-
-
-def _snippet(sql: Any, width: int = 60) -> str:
-    text = " ".join(_sql_text(sql).split())
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _name(code: Any) -> str:
-    return str(getattr(code, "__qualname__", None) or getattr(code, "__name__", None) or code)
 
 
 def _plural(count: int, noun: str) -> str:
