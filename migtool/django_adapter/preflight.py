@@ -27,7 +27,9 @@ from typing import Any
 
 from django.db import DatabaseError, router, transaction
 from django.db.migrations.operations import (
+    AddConstraint,
     AddField,
+    AddIndex,
     AlterField,
     AlterUniqueTogether,
     CreateModel,
@@ -237,6 +239,7 @@ class _Revert:
     notes: list[str] = field(default_factory=list)
     blockers: list[str] = field(default_factory=list)
     data_loss: list[str] = field(default_factory=list)
+    asked: Any = None  # the model ``allowed`` was last asked about
 
     @property
     def connection(self) -> Any:
@@ -250,11 +253,22 @@ class _Revert:
 
     def allowed(self, model: Any) -> bool:
         """What the operation's ``database_backwards`` asks before touching ``model``."""
+        self.asked = model
         return bool(self.operation.allow_migrate_model(self.connection.alias, model))
 
     def skipped(self) -> str:
-        """Django leaves the table alone: the model is unmanaged, a proxy, swapped, or routed elsewhere."""
-        return f"skip: {self.operation.describe()} (not migrated on this database)"
+        """Django leaves the table alone: say why (unmanaged, proxy, swapped, or routed elsewhere)."""
+        meta = self.asked._meta
+        why = (
+            "the model is unmanaged: Django never creates or drops its table"
+            if not meta.managed
+            else "a proxy model has no table of its own"
+            if meta.proxy
+            else f"the model is swapped for {meta.swapped}"
+            if meta.swapped
+            else "not migrated on this database"
+        )
+        return f"skip: {self.operation.describe()} ({why})"
 
     def count(self, what: str, table: str, columns: Sequence[str], sql: str, params: Sequence[Any] = ()) -> int | None:
         """``SELECT COUNT(*)``-style probe; 0 if the table or a column is missing, None if it failed."""
@@ -299,6 +313,10 @@ def _check_operation(revert: _Revert) -> str:
     for kind, handler in _HANDLERS:
         if isinstance(operation, kind):
             return handler(revert)
+    if isinstance(operation, AddIndex):
+        return f"drop index {operation.index.name} on {operation.model_name}"
+    if isinstance(operation, AddConstraint):
+        return f"drop constraint {operation.constraint.name} on {operation.model_name}"
     return f"revert: {operation.describe()}"
 
 
@@ -345,6 +363,9 @@ def _add_field(revert: _Revert) -> str:
     quoted = revert.probe.quote(added.column)
     filled = revert.rows(table, f"{quoted} IS NOT NULL", [added.column])
     held = "count unknown" if filled is None else f"{_plural(filled, 'row')} with a non-NULL value"
+    if filled and added.get_internal_type() in _TEXT_TYPES:
+        written = revert.rows(table, f"{quoted} IS NOT NULL AND {quoted} <> ''", [added.column])
+        held = f"{_plural(filled, 'row')} (all empty)" if written == 0 else held
     revert.data_loss.append(f"drops column {table}.{added.column} ({held})")
     return f"drop column {table}.{added.column}"
 

@@ -311,8 +311,9 @@ def test_unmanaged_model_is_skipped(make_project: MakeProject, backend: str) -> 
     project.db.execute("INSERT INTO shop_legacy (id) VALUES (1)")
 
     later, earlier = check(project, 3, 2)
-    assert later["effects"] == ["skip: Remove field qty from legacy (not migrated on this database)"]
-    assert earlier["effects"] == ["skip: Create model Legacy (not migrated on this database)"]
+    unmanaged = "the model is unmanaged: Django never creates or drops its table"
+    assert later["effects"] == [f"skip: Remove field qty from legacy ({unmanaged})"]
+    assert earlier["effects"] == [f"skip: Create model Legacy ({unmanaged})"]
     assert later["blockers"] == earlier["blockers"] == earlier["data_loss"] == []
     assert_revert_matches(project, later, 2)
 
@@ -343,6 +344,24 @@ def test_add_field_and_create_model_report_data_loss(make_project: MakeProject, 
         "drops table shop_tag_items (3 rows)",
         f"drops column {TABLE}.price (2 rows with a non-NULL value)",
     ]
+    assert_revert_matches(project, verdict, 1)
+
+
+@pytest.mark.backends
+def test_data_impact_of_empty_strings_and_the_revert_of_an_index(make_project: MakeProject, backend: str) -> None:
+    """A text column holding only empty strings is "N rows (all empty)", not data; reverting
+    AddIndex drops the index (it says so, instead of "revert: Create index ...")."""
+    ops = [
+        "migrations.AddField('item', 'code', models.CharField(max_length=5, default=''))",
+        "migrations.AddIndex('item', models.Index(fields=['note'], name='item_note_idx'))",
+    ]
+    project = migrated(make_project, shop([NOTE], Step(ops)))
+    insert(project, "note, code", ("a", ""), ("b", ""))
+    verdict = only(check(project, 2))
+    assert verdict["effects"] == ["drop index item_note_idx on item", f"drop column {TABLE}.code"]
+    assert verdict["data_loss"] == [f"drops column {TABLE}.code (2 rows (all empty))"]
+    project.db.execute(f"UPDATE {TABLE} SET code = 'x' WHERE note = 'a'")
+    assert only(check(project, 2))["data_loss"] == [f"drops column {TABLE}.code (2 rows with a non-NULL value)"]
     assert_revert_matches(project, verdict, 1)
 
 
