@@ -4,11 +4,13 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/shopsite"
+# Bold headings only on a terminal, and never with NO_COLOR set by the user (https://no-color.org).
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
 export DJANGO_SETTINGS_MODULE=shopsite.settings NO_COLOR=1
 workdir=$(mktemp -d)
 trap 'rm -rf "$workdir"' EXIT
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+say() { printf '\n%s== %s%s\n' "$bold" "$*" "$plain"; }
 # Run a command and check its exit code: the demo fails loudly if migtool misbehaves.
 expect() {
   local want=$1; shift

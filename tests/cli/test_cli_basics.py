@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable
 
@@ -81,6 +82,21 @@ def test_every_command_has_help(run, command):
     assert result.stdout.startswith(f"Usage: cli {command} ")
     assert "--releases-dir" in result.stdout
     assert result.stderr == ""
+    # Click wraps at hyphens: "Read-only." came out as "Read- only." at the end of doctor's help.
+    assert not re.search(r"[A-Za-z]- [a-z]", result.stdout), result.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["rollback", "1.0", "--last"], ["rollback"], ["migrate-safe", "shop", "--release", "1.0"]],
+    ids=["release-and-last", "neither", "app-and-release"],
+)
+def test_contradictory_arguments_are_an_error_with_a_hint(run, args):
+    """Exit 2, with the one-line Error and the Hint every other error has, before any setup."""
+    result = run(*args)
+    assert result.exit_code == 2, result.output
+    error, hint = result.stderr.splitlines()
+    assert error.startswith("Error: Give either ") and hint.startswith("Hint: "), result.stderr
 
 
 @pytest.mark.parametrize("error", ERRORS, ids=lambda cls: cls.__name__)

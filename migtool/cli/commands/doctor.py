@@ -29,7 +29,7 @@ def doctor(
     unreachable releases) and, with --database, the recorded state (ghost and
     duplicate rows, inconsistent history, partly applied squashes, interrupted
     runs).  Exit 1 when there is an error (with --strict, also a warning).
-    With several targets, one line per target.  Read-only.
+    With several targets, one line per target.  It changes nothing.
     """
     failing = {"error", "warning"} if strict else {"error"}
     selection = Selection(databases, all_databases, fleet, app.schemas)

@@ -19,7 +19,7 @@ from migtool.render.tables import history_table, run_table
 def history(app: AppContext, *, run_id: int | None, database: str, limit: int) -> None:
     """List migtool's runs on the database (newest first), or show run RUN_ID's steps.
 
-    Read-only.  A run whose process died mid-way (even killed) shows as
+    It changes nothing.  A run whose process died mid-way (even killed) shows as
     interrupted.
     """
     project = app.project()

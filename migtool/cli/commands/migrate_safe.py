@@ -12,6 +12,7 @@ from migtool.cli.options import (
     lock_timeout_option,
     project_options,
 )
+from migtool.errors import InputError
 from migtool.fleet.runner import Policy
 from migtool.render.payloads import migrate_to_dict
 from migtool.render.tables import migrate_table
@@ -76,7 +77,10 @@ def migrate_safe(
     runs per target, canaries first; see 'migtool fleet --help'.
     """
     if release and app_label:
-        raise click.UsageError("Give either APP_LABEL [MIGRATION_NAME] or --release, not both.")
+        raise InputError(
+            "Give either APP_LABEL [MIGRATION_NAME] or --release, not both.",
+            hint="'migtool migrate-safe shop 0004' migrates an app; 'migtool migrate-safe --release 2.0.4' a release.",
+        )
     selection = Selection(databases, all_databases, fleet, app.schemas)
     if selection.is_fleet:
         if app_label or show_plan:

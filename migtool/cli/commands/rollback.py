@@ -14,7 +14,7 @@ from migtool.cli.options import (
     lock_timeout_option,
     project_options,
 )
-from migtool.errors import PlanRefusedError
+from migtool.errors import InputError, PlanRefusedError
 from migtool.fleet.runner import Policy
 from migtool.render.payloads import rollback_to_dict
 from migtool.render.tables import rollback_table
@@ -73,7 +73,11 @@ def rollback(
       migtool rollback --last --yes        undo the last migrate-safe run
     """
     if (release is None) == (not last):
-        raise click.UsageError("Give either RELEASE or --last.")
+        raise InputError(
+            "Give either RELEASE or --last, not both and not neither.",
+            hint="'migtool rollback 2.0.3' goes back to a release; 'migtool rollback --last' undoes "
+            "the last migrate-safe run.",
+        )
     selection = Selection(databases, all_databases, fleet, app.schemas)
     if selection.is_fleet:
         if dry_run or sql or not yes:
@@ -149,7 +153,10 @@ def _confirm(app: AppContext, preview: api.RollbackPreview, yes: bool) -> None:
     if yes:
         return
     if not sys.stdin.isatty():
-        raise click.UsageError("Refusing to roll back without confirmation: pass --yes (no terminal to ask on).")
+        raise InputError(
+            "Refusing to roll back without confirmation: there is no terminal to ask on.",
+            hint="Pass --yes to confirm (it also accepts the data loss the plan shows).",
+        )
     for loss in preview.data_loss:
         app.say(f"Data loss: {loss}")
     if not click.confirm(f"Unapply {len(preview.plan.steps)} migration(s) on {preview.database!r}?", err=True):

@@ -20,7 +20,7 @@ def status(app: AppContext, *, databases: tuple[str, ...], all_databases: bool, 
     """Show what the database has applied, and which release it matches.
 
     Applied state follows Django's rules for squashes; ghost rows are recorded
-    migrations that no longer exist on disk.  Read-only: creates nothing.
+    migrations that no longer exist on disk.  It creates and changes nothing.
     With several targets, one line per target.
     """
     selection = Selection(databases, all_databases, fleet, app.schemas)
