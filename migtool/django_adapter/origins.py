@@ -30,37 +30,38 @@ def load_ownership(apps: Iterable[str]) -> Ownership:
 
 def installed_distributions(apps: Iterable[str]) -> dict[str, Distribution]:
     """Return, for each app label whose migrations an installed distribution ships, that distribution."""
-    by_package = metadata.packages_distributions()
     found = {}
     for app in apps:
         module_name, _ = MigrationLoader.migrations_module(app)
         path = getattr(sys.modules.get(module_name or ""), "__file__", None)
-        if path is None:
-            continue
-        for name in by_package.get(module_name.partition(".")[0], ()):
-            distribution = _owning(name, Path(path).resolve())
-            if distribution is not None:
-                found[app] = distribution
-                break
+        if path is not None and (distribution := _owning(Path(path).resolve())) is not None:
+            found[app] = distribution
     return found
 
 
-def _owning(name: str, path: Path) -> Distribution | None:
-    """Return distribution ``name`` if its installed files include ``path``."""
-    root, files = _installed_files(name)
-    try:
-        relative = path.relative_to(root).as_posix()
-    except ValueError:
-        return None
-    if relative not in files:
-        return None
-    dist = metadata.distribution(name)
-    return Distribution(dist.metadata["Name"], dist.version)
+def _owning(path: Path) -> Distribution | None:
+    """Return the distribution whose ``RECORD``, in a ``sys.path`` directory above ``path``, lists it."""
+    for entry in sys.path:
+        root = Path(entry or ".").resolve()
+        if root in path.parents and (info := _recorded_files(root).get(path.relative_to(root).as_posix())):
+            dist = metadata.Distribution.at(info)
+            return Distribution(dist.metadata["Name"], dist.version)
+    return None
 
 
 @cache
-def _installed_files(name: str) -> tuple[Path, frozenset[str]]:
-    """The directory a distribution's ``RECORD`` paths are relative to, and those paths."""
-    dist = metadata.distribution(name)
-    root = Path(str(dist.locate_file(""))).resolve()
-    return root, frozenset(file.as_posix() for file in dist.files or ())
+def _recorded_files(root: Path) -> dict[str, Path]:
+    """Every file the ``*.dist-info/RECORD`` files in ``root`` list, to its ``.dist-info`` directory.
+
+    Read as text: building ``importlib.metadata``'s file objects for every
+    distribution took seconds on a wagtail site, this takes milliseconds.
+    """
+    files: dict[str, Path] = {}
+    for info in sorted(root.glob("*.dist-info")):
+        try:
+            record = (info / "RECORD").read_text(encoding="utf-8")
+        except OSError:
+            continue
+        for line in record.splitlines():
+            files.setdefault(line.rsplit(",", 2)[0], info)
+    return files
