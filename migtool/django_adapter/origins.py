@@ -57,11 +57,13 @@ def _recorded_files(root: Path) -> dict[str, Path]:
     distribution took seconds on a wagtail site, this takes milliseconds.
     """
     files: dict[str, Path] = {}
-    for info in sorted(root.glob("*.dist-info")):
+    # Oldest first, so that when a stale .dist-info (pip --target leaves the old
+    # version's) lists the same file, the most recently installed one wins.
+    for info in sorted(root.glob("*.dist-info"), key=lambda info: (info.stat().st_mtime, info.name)):
         try:
             record = (info / "RECORD").read_text(encoding="utf-8")
         except OSError:
             continue
         for line in record.splitlines():
-            files.setdefault(line.rsplit(",", 2)[0], info)
+            files[line.rsplit(",", 2)[0]] = info
     return files
