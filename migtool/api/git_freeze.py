@@ -79,6 +79,8 @@ class GitFreezer:
 
     def snapshot(self, release: str, ref: str) -> tuple[ReleaseSnapshot, str]:
         """Return release ``release`` as of ``ref``, and the commit it names."""
+        from migtool.django_adapter.origins import installed_distributions
+
         commit = self.repo.commit(ref)
         tree = self.repo.tree(commit)
         unreadable: dict[str, str] = {}
@@ -93,7 +95,8 @@ class GitFreezer:
                 self._refuse_or_skip(error, ref, unreadable)
                 apps.pop(error.details["app"])
         try:
-            snapshot = freeze(graph, release, self.project.django_version)
+            # Apps installed from distributions carry them, as in a freeze of the checkout.
+            snapshot = freeze(graph, release, self.project.django_version, installed_distributions(graph.apps))
         except GraphConflictError as error:
             raise GraphConflictError(
                 f"At {ref}: {error.message}",

@@ -11,6 +11,7 @@ distribution.
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from collections.abc import Iterable
 from functools import cache
@@ -33,8 +34,12 @@ def installed_distributions(apps: Iterable[str]) -> dict[str, Distribution]:
     found = {}
     for app in apps:
         module_name, _ = MigrationLoader.migrations_module(app)
-        path = getattr(sys.modules.get(module_name or ""), "__file__", None)
-        if path is not None and (distribution := _owning(Path(path).resolve())) is not None:
+        try:  # where the migrations package is, without importing it or its migrations
+            spec = importlib.util.find_spec(module_name) if module_name else None
+        except ImportError:
+            spec = None
+        path = spec.origin if spec is not None else None
+        if path and (distribution := _owning(Path(path).resolve())) is not None:
             found[app] = distribution
     return found
 

@@ -159,6 +159,9 @@ def test_checksums_follow_line_ending_conversion_of_a_checkout(make_project: Any
     assert hashlib.sha256(blob).hexdigest() != expected["apps"]["shop"]["checksums"]["0001_initial"]
 
 
+OWN_APP = {"upstream": False, "distribution": {"old": None, "new": None}}  # the project's own apps
+
+
 def test_releases_and_diff_across_both_kinds(make_project: Any, tmp_path: Path) -> None:
     repo = history(make_project)
     releases = tmp_path / "releases"
@@ -178,8 +181,8 @@ def test_releases_and_diff_across_both_kinds(make_project: Any, tmp_path: Path) 
     body = json.loads(changes.stdout)
     assert body["not_compared"] == ["auth", "contenttypes"]
     assert body["apps"] == [
-        {"app": "crm", "added": [], "removed": [], "edited": ["0001_initial"]},
-        {"app": "shop", "added": ["0002_price"], "removed": sorted(SQUASHED), "edited": []},
+        {"app": "crm", "added": [], "removed": [], "edited": ["0001_initial"], **OWN_APP},
+        {"app": "shop", "added": ["0002_price"], "removed": sorted(SQUASHED), "edited": [], **OWN_APP},
     ]
 
 
