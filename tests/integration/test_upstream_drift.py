@@ -50,7 +50,8 @@ def run_json(project: Project, *args: str, code: int = EXIT_OK) -> tuple[Result,
 
 def findings(project: Project, *args: str, code: int = EXIT_OK) -> list[tuple[str, str, str]]:
     _, payload = run_json(project, "doctor", "--database", "default", *args, code=code)
-    return [(f["severity"], f["code"], f["subject"]) for f in payload["findings"]]
+    # no-stored-source (applied by plain migrate, sources not captured) is issue 11's concern, not this test's.
+    return [(f["severity"], f["code"], f["subject"]) for f in payload["findings"] if f["code"] != "no-stored-source"]
 
 
 @pytest.mark.backends
