@@ -64,7 +64,7 @@ test-conformance: $(STAMP)
 
 # The fleet tests on every backend (make test runs most of them on SQLite only).
 test-fleet: $(STAMP)
-	PATH="$(BIN):$$PATH" MIGTOOL_FLEET_MATRIX=1 $(BIN)/python -m pytest tests/integration/test_fleet.py $(PYTEST_ARGS)
+	PATH="$(BIN):$$PATH" MIGTOOL_FLEET_MATRIX=1 $(BIN)/python -m pytest tests/integration/test_fleet.py tests/integration/test_fleet_schemas.py $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check migtool tests
