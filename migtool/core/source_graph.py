@@ -117,6 +117,11 @@ def build_graph(apps: Mapping[str, Mapping[str, SourceFile]], installed: Install
     parents: dict[MigrationKey, set[MigrationKey]] = {
         MigrationKey(a, n): set() for a, files in apps.items() for n in files
     }
+    # A name that no file defines but a squash replaces is a placeholder that
+    # ProjectGraph repoints to the squash, as Django's loader does (issue 10).
+    present |= {MigrationKey(*r) for files in apps.values() for f in files.values() for r in f.source.replaces}
+    present |= {r for k, n in external_nodes.items() if k.app_label in installed.external for r in n.replaces}
+    before: dict[MigrationKey, set[MigrationKey]] = {k: set() for k in parents}
 
     def fail(app: str, file: SourceFile, why: str) -> UnreadableSourceError:
         return UnreadableSourceError(why, app=app, path=file.path)
@@ -170,8 +175,10 @@ def build_graph(apps: Mapping[str, Mapping[str, SourceFile]], installed: Install
                     parents[key].add(target)
             for dep in file.source.run_before:
                 child = check(resolve(dep, app, file, "run_before"), app, file)
-                if child is not None and child in parents:
+                if child in parents:
                     parents[child].add(key)
+                elif child is not None and child.app_label not in installed.external:
+                    before[key].add(child)  # a replaced name: the edge goes to its squash
 
     nodes = [
         MigrationNode(
@@ -179,11 +186,18 @@ def build_graph(apps: Mapping[str, Mapping[str, SourceFile]], installed: Install
             parents=tuple(sorted(parents[key])),
             replaces=tuple(MigrationKey(*r) for r in apps[key.app_label][key.name].source.replaces),
             checksum=apps[key.app_label][key.name].checksum,
+            before=tuple(sorted(before[key])),
         )
         for key in parents
     ]
     nodes += [
-        MigrationNode(k, tuple(p for p in n.parents if p in present), n.replaces, n.checksum)
+        MigrationNode(
+            k,
+            tuple(p for p in n.parents if p in present),
+            n.replaces,
+            n.checksum,
+            tuple(b for b in n.before if b in present),
+        )
         for k, n in external_nodes.items()
         if k.app_label in installed.external
     ]

@@ -198,3 +198,37 @@ def test_dependencies_django_would_reject_name_the_file(dependency: object, sett
         build_graph(apps, Installed(labels=frozenset({"a"}), settings=settings))
     assert reason in caught.value.reason
     assert caught.value.details["path"] == "a/migrations/m1.py" and caught.value.details["app"] == "a"
+
+
+def test_dependencies_on_names_only_a_squash_replaces_resolve_to_the_squash() -> None:
+    """The issue-10 shape read from git: ``mail`` depends on ``documents.0001_initial``,
+    which is gone from the tree and named only in ``documents.0001_squashed``'s
+    ``replaces``; its ``run_before`` names ``notes.0001_a``, gone the same way."""
+    apps = {
+        "documents": files(
+            "documents", **{"0001_squashed": MigrationSource(replaces=(("documents", "0001_initial"),))}
+        ),
+        "notes": files("notes", **{"0001_squashed": MigrationSource(replaces=(("notes", "0001_a"),))}),
+        "mail": files(
+            "mail",
+            m1=MigrationSource(dependencies=(("documents", "0001_initial"),), run_before=(("notes", "0001_a"),)),
+        ),
+    }
+    graph = build_graph(apps, Installed(labels=frozenset({"documents", "notes", "mail"})))
+    mail = MigrationKey("mail", "m1")
+    assert parents(graph, "mail", "m1") == (MigrationKey("documents", "0001_initial"),)
+    assert graph.nodes[mail].before == (MigrationKey("notes", "0001_a"),)
+    assert graph.declared.parents[mail] == (MigrationKey("documents", "0001_squashed"),)
+    assert graph.declared.parents[MigrationKey("notes", "0001_squashed")] == (mail,)
+
+
+def test_a_dependency_on_a_gone_name_no_squash_replaces_is_still_refused() -> None:
+    apps = {
+        "documents": files(
+            "documents", **{"0001_squashed": MigrationSource(replaces=(("documents", "0001_initial"),))}
+        ),
+        "mail": files("mail", m1=MigrationSource(dependencies=(("documents", "0002_gone"),))),
+    }
+    with pytest.raises(UnreadableSourceError) as caught:
+        build_graph(apps, Installed(labels=frozenset({"documents", "mail"})))
+    assert "documents.0002_gone, which does not exist there" in caught.value.reason
