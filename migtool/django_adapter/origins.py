@@ -33,7 +33,10 @@ def installed_distributions(apps: Iterable[str]) -> dict[str, Distribution]:
     """Return, for each app label whose migrations an installed distribution ships, that distribution."""
     found = {}
     for app in apps:
-        module_name, _ = MigrationLoader.migrations_module(app)
+        try:
+            module_name, _ = MigrationLoader.migrations_module(app)
+        except LookupError:  # not installed: a migration loaded from a stored source (issue 11)
+            continue
         try:  # where the migrations package is, without importing it or its migrations
             spec = importlib.util.find_spec(module_name) if module_name else None
         except ImportError:
