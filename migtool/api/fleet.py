@@ -27,6 +27,7 @@ from migtool.fleet.outcomes import (
     FAILED,
     NOT_RESTORED,
     NOT_STARTED,
+    REFUSED,
     RESTORED,
     RUNNING,
     SUCCEEDED,
@@ -175,14 +176,36 @@ def run_target(project: Project, target: Target, order: FleetOrder) -> TargetOut
     except RestoreFailedError as exc:
         return _failed(target, NOT_RESTORED, started, exc)
     except MigtoolError as exc:
-        status = NOT_RESTORED if order.command == RESTORE else FAILED
-        return _failed(target, status, started, exc)
+        if "run_id" not in exc.details:  # refused before its run began: nothing was changed
+            _journal_refusal(target, order, exc)
+            return _failed(target, NOT_RESTORED if order.command == RESTORE else REFUSED, started, exc)
+        return _failed(target, NOT_RESTORED if order.command == RESTORE else FAILED, started, exc)
     except Exception as exc:  # a bug in migtool, or in a migration: this target fails, the fleet goes on
         outcome = TargetOutcome(target, FAILED, 0, time.monotonic() - started, f"{type(exc).__name__}: {exc}")
         return replace(outcome, error_type="internal")
     duration = time.monotonic() - started
     status = RESTORED if order.command == RESTORE else SUCCEEDED if applied else UP_TO_DATE
     return TargetOutcome(target, status, applied, duration, run_id=run_id, warnings=tuple(warnings))
+
+
+def _journal_refusal(target: Target, order: FleetOrder, exc: MigtoolError) -> None:
+    """Record a refused target in its own journal, so ``fleet status`` shows it refused,
+    with the reason, instead of not started.  A target that cannot be reached (a
+    missing schema, a server down) cannot record it; ``fleet status`` reads the
+    reason again there."""
+    from django.db import DatabaseError
+
+    from migtool.django_adapter.journal import Journal
+    from migtool.django_adapter.targets import target_connection
+
+    direction = "forwards" if order.command == MIGRATE else "backwards"
+    try:
+        with target_connection(target) as connection:
+            Journal(connection).refused(
+                order.command, order.release, direction, order.fleet_run, f"{type(exc).__name__}: {exc.message}"
+            )
+    except (MigtoolError, DatabaseError):
+        pass  # the outcome still carries the reason, in the report and the manifest
 
 
 def _failed(target: Target, status: str, started: float, exc: MigtoolError) -> TargetOutcome:
@@ -243,7 +266,7 @@ _ACTIONS = {MIGRATE: _migrate, ROLLBACK: _rollback, ROLLBACK_LAST: _rollback, RE
 def fleet_status(project: Project, targets: list[Target], fleet_run: str | None) -> tuple[str, list[TargetOutcome]]:
     """Rebuild each target's outcome of ``fleet_run`` (the newest one when None) from the
     targets' own journals; read-only.  Returns the fleet run id and the outcomes."""
-    records = _fleet_records(project, targets, fleet_run)
+    records, unreadable = _fleet_records(project, targets, fleet_run)
     if fleet_run is None:
         newest = [r for runs in records.values() for r in runs if r.fleet_run]
         if not newest:
@@ -251,7 +274,7 @@ def fleet_status(project: Project, targets: list[Target], fleet_run: str | None)
                 "No fleet run is recorded on these targets.", hint="Start one: migtool migrate-safe --all-databases."
             )
         fleet_run = max(newest, key=lambda r: r.started_at).fleet_run
-        records = _fleet_records(project, targets, fleet_run)
+        records, unreadable = _fleet_records(project, targets, fleet_run)
     assert fleet_run is not None
     if not any(records.values()):
         raise InputError(
@@ -260,12 +283,20 @@ def fleet_status(project: Project, targets: list[Target], fleet_run: str | None)
         )
     first = min((r for runs in records.values() for r in runs), key=lambda r: r.started_at)
     fresh = up_to_date_targets(project, [t for t in targets if not records[t]]) if first.command == MIGRATE else set()
-    return fleet_run, [_outcome(t, records[t], t in fresh) for t in targets]
+    return fleet_run, [
+        _unreadable(t, unreadable[t]) if t in unreadable else _outcome(t, records[t], t in fresh) for t in targets
+    ]
+
+
+def _unreadable(target: Target, exc: ConfigurationError) -> TargetOutcome:
+    """A target whose journal cannot be read now (a schema that does not exist, a server
+    down): a run could not have changed it either, so it was refused for the same reason."""
+    return TargetOutcome(target, REFUSED, error=exc.message, error_type=type(exc).__name__)
 
 
 def fleet_command(project: Project, targets: list[Target], fleet_run: str) -> FleetOrder:
     """The order a fleet run was started with, read back from the first run it journaled."""
-    records = [r for runs in _fleet_records(project, targets, fleet_run).values() for r in runs]
+    records = [r for runs in _fleet_records(project, targets, fleet_run)[0].values() for r in runs]
     forward = [r for r in records if r.command != RESTORE]
     if not forward:
         raise InputError(
@@ -278,13 +309,19 @@ def fleet_command(project: Project, targets: list[Target], fleet_run: str) -> Fl
     )
 
 
-def _fleet_records(project: Project, targets: list[Target], fleet_run: str | None) -> dict[Target, list[RunRecord]]:
+def _fleet_records(
+    project: Project, targets: list[Target], fleet_run: str | None
+) -> tuple[dict[Target, list[RunRecord]], dict[Target, ConfigurationError]]:
+    """Each target's runs of ``fleet_run`` (or its newest fleet runs), and the targets
+    that cannot be read, with why."""
+    from migtool.django_adapter.connection import sqlite_file_missing
     from migtool.django_adapter.journal import Journal
     from migtool.django_adapter.lock import is_locked
     from migtool.django_adapter.targets import target_connection
 
     project.setup()
     records: dict[Target, list[RunRecord]] = {}
+    unreadable: dict[Target, ConfigurationError] = {}
     for target in targets:
         try:
             with target_connection(target) as connection:
@@ -294,15 +331,18 @@ def _fleet_records(project: Project, targets: list[Target], fleet_run: str | Non
                     records[target] = [r for r in journal.runs(5, lock_free=lock_free) if r.fleet_run]
                 else:
                     records[target] = journal.fleet_runs(fleet_run, lock_free=lock_free)
-        except ConfigurationError:  # e.g. a SQLite file never created: nothing was run there
+        except ConfigurationError as exc:
             records[target] = []
-    return records
+            if not sqlite_file_missing(target.alias):  # a SQLite file never created: nothing was run there
+                unreadable[target] = exc
+    return records, unreadable
 
 
 def _outcome(target: Target, runs: list[RunRecord], fresh: bool) -> TargetOutcome:
     """A target's outcome from its runs of one fleet run, oldest first: the last
     forward run decides, and a later restore of it makes it restored."""
     from migtool.django_adapter.journal import INTERRUPTED
+    from migtool.django_adapter.journal import REFUSED as RUN_REFUSED
     from migtool.django_adapter.journal import RESTORED as RUN_RESTORED
     from migtool.django_adapter.journal import RUNNING as RUN_RUNNING
     from migtool.django_adapter.journal import SUCCEEDED as RUN_SUCCEEDED
@@ -318,12 +358,25 @@ def _outcome(target: Target, runs: list[RunRecord], fresh: bool) -> TargetOutcom
         return TargetOutcome(target, SUCCEEDED, applied, duration, run_id=last.id)
     if last.status == RUN_SUCCEEDED:
         status = RESTORED if undo[-1].status == RUN_SUCCEEDED else NOT_RESTORED
-        return TargetOutcome(target, status, applied, duration, undo[-1].error, run_id=last.id)
+        return TargetOutcome(target, status, applied, duration, _reason(undo[-1])[1], run_id=last.id)
     if last.status == RUN_RUNNING:
         return TargetOutcome(target, RUNNING, 0, duration, run_id=last.id)
+    if last.status == RUN_REFUSED:
+        error_type, message = _reason(last)
+        return TargetOutcome(target, REFUSED, 0, duration, message, error_type, run_id=last.id)
     error = last.error or ("interrupted: the process was killed" if last.status == INTERRUPTED else None)
     status = FAILED if last.status in (RUN_RESTORED, INTERRUPTED) else NOT_RESTORED
     return TargetOutcome(target, status, 0, duration, error, run_id=last.id)
+
+
+def _reason(record: RunRecord) -> tuple[str | None, str | None]:
+    """(error class, message) of a run; a refusal's error is journaled as ``Class: message``."""
+    from migtool.django_adapter.journal import REFUSED as RUN_REFUSED
+
+    if record.status != RUN_REFUSED or not record.error:
+        return None, record.error
+    error_type, _, message = record.error.partition(": ")
+    return error_type, message
 
 
 def read_each(

@@ -264,7 +264,7 @@ def preview_rollback_last(project: Project, database: str, *, allow_drift: bool 
     is no longer applied.
     """
     from migtool.django_adapter.connection import get_connection
-    from migtool.django_adapter.journal import RESTORED, SUCCEEDED, Journal
+    from migtool.django_adapter.journal import REFUSED, RESTORED, SUCCEEDED, Journal
     from migtool.django_adapter.loader import load_recorded, recorded_after
 
     project.setup()
@@ -278,7 +278,7 @@ def preview_rollback_last(project: Project, database: str, *, allow_drift: bool 
             f"The journal of {database!r} has no successful migrate-safe run to undo.",
             hint="'migtool history' lists the runs; roll back to a release with 'migtool rollback RELEASE'.",
         )
-    later = [r for r in runs if r.id > last.id and r.status != RESTORED]
+    later = [r for r in runs if r.id > last.id and r.status not in (RESTORED, REFUSED)]  # those changed nothing
     if later:
         raise PlanRefusedError(
             f"rollback --last would undo run {last.id}, but run {later[-1].id} ({later[-1].command}, "

@@ -23,6 +23,7 @@ from migtool import __version__
 from migtool.core.graph import MigrationKey
 
 RUNNING, SUCCEEDED, RESTORED, FAILED, INTERRUPTED = "running", "succeeded", "restored", "failed", "interrupted"
+REFUSED = "refused"  # a fleet target's run refused before it began: nothing was changed
 
 
 def _models() -> tuple[Any, Any]:
@@ -160,6 +161,33 @@ class Journal:
             direction=direction,
             status=RUNNING,
             started_at=now(),
+            user=_user(),
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            migtool_version=__version__,
+            django_version=django.get_version(),
+            fleet_run=fleet_run,
+        )
+        return int(run.pk)
+
+    def refused(self, command: str, release: str | None, direction: str, fleet_run: str, error: str) -> int:
+        """Record a fleet target's refusal (a blocker, the lock held by another run) as a
+        finished run without steps, so ``fleet status`` can say why nothing ran.
+
+        Unlike ``begin`` it may run without the lock: it leaves other runs' rows alone.
+        """
+        import django
+
+        self.ensure_schema()
+        moment = now()
+        run = self.Run.objects.using(self.connection.alias).create(
+            command=command,
+            release=release,
+            direction=direction,
+            status=REFUSED,
+            started_at=moment,
+            finished_at=moment,
+            error=error,
             user=_user(),
             host=socket.gethostname(),
             pid=os.getpid(),

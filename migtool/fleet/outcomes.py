@@ -20,10 +20,11 @@ FAILED = "failed"
 NOT_RESTORED = "not restored"
 UP_TO_DATE = "skipped: up to date"
 NOT_STARTED = "not started"
+REFUSED = "refused"  # refused before anything was changed: a blocker, the lock held, a bad target
 RUNNING = "running"  # only seen by ``fleet status`` while the run goes on
-STATUSES = (SUCCEEDED, UP_TO_DATE, RESTORED, FAILED, NOT_RESTORED, RUNNING, NOT_STARTED)
+STATUSES = (SUCCEEDED, UP_TO_DATE, RESTORED, REFUSED, FAILED, NOT_RESTORED, RUNNING, NOT_STARTED)
 DONE = frozenset({SUCCEEDED, UP_TO_DATE})
-BROKEN = frozenset({FAILED, NOT_RESTORED})
+BROKEN = frozenset({REFUSED, FAILED, NOT_RESTORED})
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ Failures and pauses are injected per alias through the environment:
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import signal
@@ -295,6 +297,55 @@ def test_two_concurrent_fleet_runs_over_overlapping_targets_migrate_each_target_
         assert project.database(alias).rows("SELECT COUNT(*) FROM migtool_run WHERE status = 'succeeded'") == [(1,)]
 
 
+@contextlib.contextmanager
+def holding_lock(project: Project, alias: str):
+    """Hold migtool's lock on ``alias`` from outside migtool, as another run would."""
+    db = project.database(alias)
+    if db.backend == "sqlite":
+        with open(f"{db.name}.migtool-lock", "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+        return
+    if db.backend != "postgresql":
+        pytest.skip("the lock is held from outside migtool on SQLite and PostgreSQL only")
+    conn = db.connect()
+    try:
+        conn.execute("SELECT pg_advisory_lock(%s)", [int.from_bytes(b"migtool", "big")])
+        yield
+    finally:
+        conn.close()
+
+
+@pytest.mark.backends
+def test_a_target_refused_before_its_run_began_shows_refused_with_its_reason(make_project, backend):
+    project = fleet_project(make_project)
+    with holding_lock(project, "t2"):
+        result = project.migtool(
+            "migrate-safe", *fleet_args(*ALIASES), "--on-failure", "continue", "--lock-timeout", "0",
+            "--format", "json",
+        )  # fmt: skip
+        assert result.code == 5, result  # the lock held: the worst target's code
+        status = project.migtool("fleet", "status", *fleet_args(*ALIASES), "--format", "json")
+    want = {"default": "succeeded", "t1": "succeeded", "t2": "refused", "t3": "succeeded"}
+    assert outcomes(result.stdout) == want, result
+    assert [migrated(project, a) for a in ALIASES] == [True, True, False, True]
+    # Read back from t2's own journal: refused, with the reason, and nothing else written.
+    assert status.code == 5 and outcomes(status.stdout) == want, status
+    row = {t["target"]: t for t in json.loads(status.stdout)["targets"]}["t2"]
+    assert "holds the lock" in row["error"] and row["applied"] == 0, row
+    t2 = project.database("t2")
+    assert t2.rows("SELECT status FROM migtool_run") == [("refused",)]
+    assert t2.rows("SELECT COUNT(*) FROM migtool_run_step") == [(0,)]
+
+    run = json.loads(result.stdout)["fleet_run"]
+    resumed = project.migtool("fleet", "resume", run, *fleet_args(*ALIASES), "--format", "json")
+    assert resumed.ok and outcomes(resumed.stdout) == {"t2": "succeeded"}, resumed
+    assert all(migrated(project, a) for a in ALIASES)
+    # rollback --last is not blocked by the refusal row: it changed nothing.
+    back = project.migtool("rollback", "--last", "--yes", "--database", "t2")
+    assert back.ok and not migrated(project, "t2"), back
+
+
 # --------------------------------------------------------------------------- naming a fleet, reads
 
 
@@ -347,7 +398,7 @@ def test_status_doctor_and_rollback_take_a_fleet(make_project):
 
     back = project.migtool("rollback", "--last", "--yes", *fleet_args("t1", "t2", "t3"), "--format", "json")
     assert back.code == 4, back  # t3 has no migrate-safe run to undo: refused, untouched
-    assert outcomes(back.stdout) == {"t1": "succeeded", "t2": "succeeded", "t3": "failed"}
+    assert outcomes(back.stdout) == {"t1": "succeeded", "t2": "succeeded", "t3": "refused"}
     assert not any(migrated(project, a) for a in ALIASES)
 
 

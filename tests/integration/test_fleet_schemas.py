@@ -141,3 +141,17 @@ def test_resume_after_sigkill_finishes_the_schemas_running_nothing_twice(project
         assert all(count == 1 for _, _, count in rows), (schema, rows)
     final = project.migtool("fleet", "status", run, "--tenants", "--format", "json")
     assert final.ok and set(statuses(final.stdout).values()) == {"succeeded"}, final
+
+
+def test_a_schema_that_does_not_exist_is_refused_with_its_reason_and_stays_absent(project):
+    targets = ["--database", "default:public", "--database", "default:ghost", "--database", "default:tenant_1"]
+    result = project.migtool("migrate-safe", *targets, "--on-failure", "continue", "--format", "json")
+    assert result.code == 3, result
+    want = {"public": "succeeded", "ghost": "refused", "tenant_1": "succeeded"}
+    assert statuses(result.stdout) == want, result
+    assert [migrated(project, s) for s in ("public", "tenant_1", "tenant_2")] == [True, True, False]
+    assert project.db.rows("SELECT COUNT(*) FROM pg_namespace WHERE nspname = 'ghost'") == [(0,)]
+    status = project.migtool("fleet", "status", *targets, "--format", "json")
+    assert status.code == 3 and statuses(status.stdout) == want, status
+    ghost = {t["schema"]: t for t in json.loads(status.stdout)["targets"]}["ghost"]
+    assert "ghost" in ghost["error"] and "does not exist" in ghost["error"], ghost
