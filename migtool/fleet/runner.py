@@ -11,6 +11,10 @@ the fleet's own decisions, apart from the work on each target
 * ``on_failure``: ``stop`` starts no new target after a failure and lets the
   running ones finish; ``continue`` attempts every target; ``rollback`` stops
   likewise, then restores every target this fleet run migrated, newest first.
+
+Where a target's work runs is the ``Executor``'s business: ``LocalExecutor``
+(this process and a process pool) by default, or ``celery_executor.CeleryExecutor``
+(the project's Celery workers).  The order of targets and the policy stay here.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, replace
 from multiprocessing import get_context
+from typing import Protocol
 
 from migtool.api.fleet import FleetOrder, run_target
 from migtool.api.project import Project
@@ -27,6 +32,31 @@ from migtool.fleet.targets import Target
 
 POLICIES = ("stop", "continue", "rollback")
 Report = Callable[[TargetOutcome], None]
+
+
+class Executor(Protocol):
+    """Where targets' work runs: one target at a time (canaries, restores), or the rest,
+    up to ``policy.jobs`` at once; either way each outcome comes from ``run_target``."""
+
+    def run_one(self, target: Target, order: FleetOrder) -> TargetOutcome: ...
+
+    def run_many(self, targets: list[Target], order: FleetOrder, policy: Policy, record: Report) -> bool:
+        """Run ``targets``, calling ``record`` as each finishes; after a failure start no
+        new one unless ``policy.on_failure`` is ``continue``.  Return whether one failed."""
+        ...
+
+
+class LocalExecutor:
+    """This process for one target at a time, a pool of worker processes for the rest."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+
+    def run_one(self, target: Target, order: FleetOrder) -> TargetOutcome:
+        return run_target(self.project, target, order)
+
+    def run_many(self, targets: list[Target], order: FleetOrder, policy: Policy, record: Report) -> bool:
+        return _run_rest(self.project, targets, order, policy, record)
 
 
 @dataclass(frozen=True)
@@ -44,9 +74,11 @@ def run_fleet(
     report: Report,
     *,
     skip: frozenset[Target] = frozenset(),
+    executor: Executor | None = None,
 ) -> list[TargetOutcome]:
     """Run ``order`` on every target not in ``skip`` (those are up to date, left
     untouched); return one outcome per target, in the targets' order."""
+    executor = executor or LocalExecutor(project)
     outcomes: dict[Target, TargetOutcome] = {}
 
     def record(outcome: TargetOutcome) -> None:
@@ -60,17 +92,17 @@ def run_fleet(
     canaries, rest = todo[: 1 + policy.canary], todo[1 + policy.canary :]
     failed = False
     for target in canaries:
-        record(run_target(project, target, order))
+        record(executor.run_one(target, order))
         if outcomes[target].broken:
             failed = True
             break
     if not failed and rest:
-        failed = _run_rest(project, rest, order, policy, record)
+        failed = executor.run_many(rest, order, policy, record)
     if failed and policy.on_failure == "rollback":
         migrated = [t for t in todo if t in outcomes and outcomes[t].status == SUCCEEDED]
         for target in reversed(migrated):
             forward = outcomes[target]
-            undone = run_target(project, target, order.restoring())
+            undone = executor.run_one(target, order.restoring())
             record(replace(undone, applied=forward.applied, duration=forward.duration + undone.duration))
     return [outcomes.get(t) or TargetOutcome(t, NOT_STARTED) for t in targets]
 
