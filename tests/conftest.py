@@ -9,7 +9,14 @@ Environment variables:
     Comma list, or ``all``. A required backend that is unreachable (server
     down or driver missing) ends the session at once with a non-zero exit
     code, so CI can never go green by silently skipping PostgreSQL or MariaDB.
-    Required backends are always selected.
+    Required backends are always selected.  The list may also name the
+    services ``redis`` and ``rabbitmq`` (the Celery executor's brokers), and
+    ``all`` includes them.
+
+The services are always probed (a TCP connect, or a Redis PING) and reported
+beside the backends; a test that needs one is
+skipped, with the reason, when it is down and not required (the
+``require_service`` fixture).
 ``MIGTOOL_TEST_PG_HOST/PORT/USER/PASSWORD``, ``MIGTOOL_TEST_MYSQL_HOST/PORT/USER/PASSWORD``
     Server connection parameters (see ``server_params``).
 
@@ -36,6 +43,7 @@ import pytest
 from projects import server_params  # tests/integration is on pythonpath (pyproject)
 
 ALL_BACKENDS: tuple[str, ...] = ("sqlite", "postgresql", "mysql")
+SERVICES: dict[str, tuple[str, int]] = {"redis": ("127.0.0.1", 6379), "rabbitmq": ("127.0.0.1", 5672)}
 CONNECT_TIMEOUT = 3
 
 
@@ -77,6 +85,8 @@ def probe(backend: str) -> str | None:
     The driver import is checked first, so a missing mysqlclient reads as
     "driver missing", not as a connection problem.
     """
+    if backend in SERVICES:
+        return _probe_service(backend)
     if backend == "sqlite":
         try:
             import sqlite3  # noqa: F401
@@ -108,16 +118,32 @@ def probe(backend: str) -> str | None:
     return None
 
 
+def _probe_service(name: str) -> str | None:
+    """Redis answers PING; RabbitMQ accepts a TCP connection on its AMQP port."""
+    import socket
+
+    host, port = SERVICES[name]
+    try:
+        with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT) as sock:
+            if name == "redis":
+                sock.sendall(b"PING\r\n")
+                if not sock.recv(16).startswith(b"+PONG"):
+                    return f"no PONG from {host}:{port}"
+    except OSError as exc:
+        return _short_reason(exc, f"{host}:{port}")
+    return None
+
+
 def _env_list(var: str, default: str) -> set[str]:
     raw = os.environ.get(var, default).strip()
     if raw.lower() == "all":
-        return set(ALL_BACKENDS)
+        return set(ALL_BACKENDS) | set(SERVICES)
     names = {part.strip().lower() for part in raw.split(",") if part.strip()}
-    unknown = names - set(ALL_BACKENDS)
+    unknown = names - set(ALL_BACKENDS) - set(SERVICES)
     if unknown:
         pytest.exit(
             f"{var}={raw!r}: unknown backend(s) {sorted(unknown)}; "
-            f"choose from {','.join(ALL_BACKENDS)} (or 'all' for MIGTOOL_REQUIRE_BACKENDS)",
+            f"choose from {','.join((*ALL_BACKENDS, *SERVICES))} (or 'all' for MIGTOOL_REQUIRE_BACKENDS)",
             returncode=pytest.ExitCode.USAGE_ERROR,
         )
     return names
@@ -131,6 +157,7 @@ def backend_statuses(config: pytest.Config) -> dict[str, BackendStatus]:
     if _STATUS_KEY not in config.stash:
         required = _env_list("MIGTOOL_REQUIRE_BACKENDS", "")
         selected = _env_list("MIGTOOL_TEST_BACKENDS", ",".join(ALL_BACKENDS)) | required
+        selected |= set(SERVICES)  # cheap to probe, and only the tests that need one use it
         config.stash[_STATUS_KEY] = {
             name: BackendStatus(
                 name=name,
@@ -138,13 +165,26 @@ def backend_statuses(config: pytest.Config) -> dict[str, BackendStatus]:
                 required=name in required,
                 problem=probe(name) if name in selected else None,
             )
-            for name in ALL_BACKENDS
+            for name in (*ALL_BACKENDS, *SERVICES)
         }
     return config.stash[_STATUS_KEY]
 
 
 def usable_backends(config: pytest.Config) -> list[str]:
-    return [s.name for s in backend_statuses(config).values() if s.usable]
+    return [s.name for s in backend_statuses(config).values() if s.usable and s.name in ALL_BACKENDS]
+
+
+@pytest.fixture
+def require_service(request: pytest.FixtureRequest) -> Any:
+    """``require_service("redis")``: skip the test when that service (``redis``, ``rabbitmq``)
+    is down; a required one never gets here (the session ends at its start)."""
+
+    def require(name: str) -> None:
+        status = backend_statuses(request.config)[name]
+        if status.problem is not None:
+            pytest.skip(f"{name} is not reachable ({status.problem}); start it, or see .ci/run")
+
+    return require
 
 
 def _summary_line(config: pytest.Config) -> str:
