@@ -33,6 +33,9 @@ class AppContext:
         self.traceback = os.environ.get("MIGTOOL_TRACEBACK", "") not in ("", "0")
         self.format = "table"
         self.schemas: SchemaSelection | None = None  # --schemas, --schemas-from-query, --tenants
+        self.executor = "local"  # --executor; with "celery", --celery-app and --queue
+        self.celery_app: str | None = None
+        self.queue = "migtool"
         self._project: Project | None = None
         # Off a terminal (CI logs, files) Rich would assume 80 columns and fold
         # migration names; COLUMNS still wins when set.

@@ -28,7 +28,7 @@ from migtool.fleet.outcomes import (
     counts,
     summary_line,
 )
-from migtool.fleet.runner import Policy, run_fleet
+from migtool.fleet.runner import Executor, Policy, run_fleet
 from migtool.fleet.targets import Target
 from migtool.render.payloads import fleet_reads_to_dict, fleet_to_dict
 from migtool.render.tables import fleet_rows_table, fleet_table
@@ -127,13 +127,23 @@ def run_changing(
     if targets is None:
         targets = selection.targets(project)
     skip = frozenset(api.up_to_date_targets(project, targets)) if prescan else frozenset()
+    chosen = executor(app, project)  # a Celery app that cannot be found fails here, before anything runs
     app.say(f"fleet run {order.fleet_run}: {order.command} on {len(targets)} target(s), {len(skip)} up to date.")
     view = FleetView(app, len(targets))
     try:
-        outcomes = run_fleet(project, targets, order, policy, view, skip=skip)
+        outcomes = run_fleet(project, targets, order, policy, view, skip=skip, executor=chosen)
     finally:
         view.close()
     report(app, order.fleet_run, order.command, outcomes, manifest)
+
+
+def executor(app: AppContext, project: api.Project) -> Executor | None:
+    """The executor ``--executor`` names (None: the local one)."""
+    if app.executor != "celery":
+        return None
+    from migtool.fleet.celery_executor import CeleryExecutor, find_celery_app
+
+    return CeleryExecutor(project, find_celery_app(project, app.celery_app), app.queue)
 
 
 def report(

@@ -186,6 +186,28 @@ def fleet_run_options(f: F) -> F:
             help="Fleet: start no new target, attempt every target, or also restore the targets this run migrated.",
         ),
         click.option("--manifest", metavar="FILE", help="Fleet: write the outcome per target as JSON to FILE."),
+        click.option(
+            "--executor",
+            type=click.Choice(["local", "celery"]),
+            expose_value=False,
+            callback=_store("executor"),
+            help="Fleet: run targets in this process and a process pool (local, the default), "
+            "or as tasks on the project's Celery workers.",
+        ),
+        click.option(
+            "--celery-app",
+            metavar="MODULE:APP",
+            expose_value=False,
+            callback=_store("celery_app"),
+            help="Fleet, --executor celery: the Celery app [default: $CELERY_APP, else <project>.celery].",
+        ),
+        click.option(
+            "--queue",
+            metavar="NAME",
+            expose_value=False,
+            callback=_store("queue"),
+            help="Fleet, --executor celery: the queue the tasks are sent to [default: migtool].",
+        ),
     ]
     for option in reversed(options):
         f = option(f)

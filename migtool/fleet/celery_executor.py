@@ -1,0 +1,172 @@
+"""Running fleet targets as tasks on the project's own Celery workers (``--executor celery``).
+
+Why it exists: a fleet of thousands of targets on several database servers
+outgrows one process pool on one deploy host, and a Django shop already runs
+Celery.  This module is the deploy side: it finds the project's Celery app,
+sends one ``migtool.celery.migrate_target`` (or ``rollback_target``) task per
+target to one queue, never more than ``--jobs`` at once, and turns each task's
+state into the same ``TargetOutcome`` the local executor returns, so the
+manifest, ``fleet status``, the exit codes and the live view are the same.
+
+The worker side (``migtool.celery``) runs ``run_target``, the single-target
+code path (lock, journal, one transaction or compensation), so the target's
+own journal stays the source of truth; when the result backend has lost a
+task's result, the outcome is read back from that journal.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, replace
+from typing import Any
+
+from migtool.api.fleet import MIGRATE, FleetOrder
+from migtool.api.project import Project
+from migtool.errors import ConfigurationError
+from migtool.fleet.outcomes import FAILED, TargetOutcome
+from migtool.fleet.targets import Target
+
+INSTALL_HINT = "pip install 'migtool[celery]'"
+DEFAULT_QUEUE = "migtool"
+POLL_SECONDS = 0.2
+JOURNAL_EVERY = 5.0  # seconds between reads of a waiting target's journal
+
+
+def outcome_to_payload(outcome: TargetOutcome) -> dict[str, Any]:
+    """A task's JSON result: the outcome with its target as a label."""
+    return {**asdict(outcome), "target": outcome.target.label, "warnings": list(outcome.warnings)}
+
+
+def outcome_from_payload(payload: dict[str, Any]) -> TargetOutcome:
+    fields = {**payload, "target": Target.parse(payload["target"]), "warnings": tuple(payload["warnings"])}
+    return TargetOutcome(**fields)
+
+
+def order_to_payload(order: FleetOrder) -> dict[str, Any]:
+    return asdict(order)
+
+
+def order_from_payload(payload: dict[str, Any]) -> FleetOrder:
+    return FleetOrder(**payload)
+
+
+def task_name(order: FleetOrder) -> str:
+    return "migtool.celery.migrate_target" if order.command == MIGRATE else "migtool.celery.rollback_target"
+
+
+def find_celery_app(project: Project, name: str | None) -> Any:
+    """The project's Celery app: ``--celery-app`` (``proj.celery:app``), else ``$CELERY_APP``,
+    else ``<project>.celery`` beside the settings module (``proj.settings`` gives ``proj``)."""
+    try:
+        from celery.app.utils import find_app
+    except ModuleNotFoundError:
+        raise ConfigurationError("--executor celery needs Celery, which is not installed.", hint=INSTALL_HINT) from None
+    from migtool.django_adapter import bootstrap
+
+    project.setup()
+    settings = bootstrap.settings_module(project.settings) or ""
+    candidates = [name] if name else [os.environ["CELERY_APP"]] if os.environ.get("CELERY_APP") else []
+    if not candidates and settings:
+        candidates = [f"{settings.split('.')[0]}.celery"]
+    if not candidates:
+        raise ConfigurationError(
+            "No Celery app found: no --celery-app, no CELERY_APP and no Django settings module.",
+            hint="Name it: --celery-app proj.celery:app.",
+        )
+    try:
+        return find_app(candidates[0])
+    except Exception as exc:  # ImportError, AttributeError, or the app module failing
+        raise ConfigurationError(
+            f"Cannot load the Celery app {candidates[0]!r}: {type(exc).__name__}: {exc}.",
+            hint="Name it with --celery-app MODULE:ATTRIBUTE (e.g. proj.celery:app), or set CELERY_APP.",
+        ) from None
+
+
+class CeleryExecutor:
+    """Sends each target to the queue as a task and waits for its outcome."""
+
+    def __init__(self, project: Project, app: Any, queue: str = DEFAULT_QUEUE) -> None:
+        self.project, self.app, self.queue = project, app, queue
+
+    def run_one(self, target: Target, order: FleetOrder) -> TargetOutcome:
+        outcomes: list[TargetOutcome] = []
+        self._run([target], order, 1, outcomes.append, keep_going=lambda: True)
+        return outcomes[0]
+
+    def run_many(self, targets: list[Target], order: FleetOrder, policy: Any, record: Any) -> bool:
+        failed = False
+
+        def note(outcome: TargetOutcome) -> None:
+            nonlocal failed
+            record(outcome)
+            failed = failed or outcome.broken
+
+        self._run(targets, order, policy.jobs, note, keep_going=lambda: not failed or policy.on_failure == "continue")
+        return failed
+
+    def _run(self, targets: list[Target], order: FleetOrder, jobs: int, record: Any, keep_going: Any) -> None:
+        """Keep up to ``jobs`` tasks in flight; ``keep_going()`` decides whether to send the next."""
+        pending = iter(targets)
+        running: dict[Target, tuple[Any, float]] = {}
+
+        def send() -> None:
+            target = next(pending, None)
+            if target is not None:
+                result = self.app.send_task(
+                    task_name(order), args=[target.label, order_to_payload(order)], queue=self.queue
+                )
+                running[target] = (result, time.monotonic())
+
+        for _ in range(jobs):
+            send()
+        while running:
+            time.sleep(POLL_SECONDS)
+            for target, (result, checked) in list(running.items()):
+                outcome = self._collect(target, order, result)
+                if outcome is None and time.monotonic() - checked >= JOURNAL_EVERY:
+                    outcome = journal_outcome(self.project, target, order)
+                    running[target] = (result, time.monotonic())
+                if outcome is None:
+                    continue
+                del running[target]
+                record(outcome)
+                if keep_going():
+                    send()
+
+    @staticmethod
+    def _collect(target: Target, order: FleetOrder, result: Any) -> TargetOutcome | None:
+        """The task's outcome once it is ready, or None while it is not."""
+        state = result.state
+        if state == "SUCCESS":
+            return outcome_from_payload(result.result)
+        if state == "FAILURE":  # the task itself broke (a bug in migtool, the worker lost)
+            error = f"task {result.id} failed: {type(result.result).__name__}: {result.result}"
+            return TargetOutcome(target, FAILED, error=error, error_type="internal")
+        return None
+
+
+def journal_outcome(project: Project, target: Target, order: FleetOrder) -> TargetOutcome | None:
+    """The target's outcome read from its own journal, once its run of this fleet run has
+    finished and nobody holds its lock (the result backend lost the task's result), or None."""
+    from migtool.api.fleet import RESTORE, fleet_status
+    from migtool.fleet.outcomes import NOT_STARTED, RUNNING
+
+    _, outcomes = fleet_status(project, [target], order.fleet_run) if _has_runs(project, target, order) else ("", [])
+    if not outcomes or outcomes[0].status in (RUNNING, NOT_STARTED):
+        return None
+    outcome = outcomes[0]
+    if order.command == RESTORE and outcome.status not in ("restored", "not restored"):
+        return None
+    return replace(outcome, warnings=(*outcome.warnings, "result read from the target's journal (backend had none)"))
+
+
+def _has_runs(project: Project, target: Target, order: FleetOrder) -> bool:
+    from migtool.django_adapter.journal import Journal
+    from migtool.django_adapter.targets import target_connection
+
+    try:
+        with target_connection(target) as connection:
+            return bool(Journal(connection).fleet_runs(order.fleet_run))
+    except ConfigurationError:
+        return False

@@ -1,0 +1,136 @@
+"""Fleet runs on real Celery workers (``--executor celery``, issue 17).
+
+Two real ``celery worker`` processes (solo pool) take the tasks from a real
+Redis broker, on a queue of this test's own (so concurrent CI legs never share
+one); no eager mode.  Outcomes are checked in each target's own database.
+
+Marked ``default_leg``: what is tested here is delivery through the broker and
+the workers, which does not depend on Django's version (the single-target path
+the workers run is tested on every leg by test_fleet.py), and each test starts
+worker processes, which is heavy on CI's two cores.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+from projects import Project
+from test_fleet import BATCH, fleet_project, migrated, outcomes
+
+pytestmark = pytest.mark.default_leg
+REDIS = "redis://127.0.0.1:6379/15"
+CELERY_APP = """
+import os
+
+from celery import Celery
+
+app = Celery("proj", broker=os.environ["TEST_BROKER"], backend=os.environ["TEST_BACKEND"])
+app.conf.worker_prefetch_multiplier = 1
+app.conf.broker_connection_retry_on_startup = True
+
+import migtool.celery  # noqa: E402,F401  (registers migtool's tasks)
+"""
+
+
+@pytest.fixture
+def workers() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """The worker processes a test starts (``start_workers``), killed at teardown."""
+    procs: list[subprocess.Popen[bytes]] = []
+    yield procs
+    for proc in procs:
+        proc.kill()
+        proc.wait()
+
+
+def start_workers(project: Project, queue: str, procs: list[subprocess.Popen[bytes]], count: int = 2) -> None:
+    logs = []
+    for n in range(count):
+        log = project.root / f"worker{n}.log"
+        logs.append(log)
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "proj_celery",
+                    "worker",
+                    "-Q",
+                    queue,
+                    "--pool",
+                    "solo",
+                    "-n",
+                    f"w{n}-{queue}@%h",
+                    "--without-mingle",
+                    "--without-gossip",
+                    "-l",
+                    "info",
+                ],
+                cwd=project.root,
+                env=project.child_env(),
+                stdin=subprocess.DEVNULL,
+                stdout=log.open("wb"),
+                stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        )
+    deadline = time.monotonic() + 60
+    while not all("ready." in log.read_text() for log in logs):
+        assert time.monotonic() < deadline and all(p.poll() is None for p in procs), [f.read_text() for f in logs]
+        time.sleep(0.2)
+
+
+TARGETS = ("default", "t1", "pg")
+
+
+def celery_project(make_project, queue: str) -> Project:
+    """SQLite ``default`` and ``t1`` and a PostgreSQL ``pg``, at shop.0001 with the batch on disk."""
+    project = fleet_project(make_project, ("default", "t1"))
+    make_project.add_aliases(project, ["pg"], "postgresql")
+    assert project.manage("migrate", "--database", "pg", "shop", "0001", "-v0").ok
+    (project.root / "proj_celery.py").write_text(CELERY_APP)
+    project.env.update(TEST_BROKER=REDIS, TEST_BACKEND=REDIS, CELERY_APP="proj_celery")
+    return project
+
+
+def test_a_fleet_runs_on_two_celery_workers_and_reports_as_local(make_project, workers, tmp_path, require_service):
+    require_service("redis")
+    queue = f"migtool-test-{secrets.token_hex(4)}"
+    project = celery_project(make_project, queue)
+    start_workers(project, queue, workers)
+    manifest = tmp_path / "manifest.json"
+    result = project.migtool(
+        "migrate-safe", "--all-databases", "--executor", "celery", "--queue", queue, "--jobs", "2",
+        "--format", "json", "--manifest", str(manifest),
+    )  # fmt: skip
+    assert result.ok, (result, [(project.root / f"worker{n}.log").read_text() for n in range(2)])
+    assert outcomes(result.stdout) == {a: "succeeded" for a in TARGETS}
+    assert json.loads(manifest.read_text()) == json.loads(result.stdout)
+    assert all(migrated(project, a) for a in TARGETS)
+    for alias in TARGETS:
+        db = project.database(alias)
+        assert all(db.migration_row_count(*key) == 1 for key in BATCH), alias
+        assert db.rows("SELECT status, fleet_run FROM migtool_run") == [
+            ("succeeded", json.loads(result.stdout)["fleet_run"])
+        ]
+    logs = "".join((project.root / f"worker{n}.log").read_text() for n in range(2))
+    assert logs.count("migtool.celery.migrate_target") >= 3, logs
+    status = project.migtool("fleet", "status", "--all-databases", "--format", "json")
+    assert status.ok and outcomes(status.stdout) == outcomes(result.stdout), status
+
+
+def test_without_celery_installed_the_celery_executor_says_what_to_install(make_project):
+    project = fleet_project(make_project, ("default", "t1"))
+    hide_celery = "import sys; sys.modules['celery'] = None; from migtool.cli import main; main()"
+    result = project.run([sys.executable, "-c", hide_celery, "migrate-safe", "--all-databases", "--executor", "celery"])
+    assert result.code == 3, result
+    assert result.stderr.splitlines()[0] == "Error: --executor celery needs Celery, which is not installed.", result
+    assert "pip install 'migtool[celery]'" in result.stderr and "Traceback" not in result.stderr, result
+    assert not any(migrated(project, a) for a in ("default", "t1"))
+    assert "migtool_run" not in project.db.tables()
