@@ -284,7 +284,8 @@ def fleet_status(project: Project, targets: list[Target], fleet_run: str | None)
     first = min((r for runs in records.values() for r in runs), key=lambda r: r.started_at)
     fresh = up_to_date_targets(project, [t for t in targets if not records[t]]) if first.command == MIGRATE else set()
     return fleet_run, [
-        _unreadable(t, unreadable[t]) if t in unreadable else _outcome(t, records[t], t in fresh) for t in targets
+        _unreadable(t, unreadable[t]) if t in unreadable else outcome_from_runs(t, records[t], t in fresh)
+        for t in targets
     ]
 
 
@@ -338,7 +339,7 @@ def _fleet_records(
     return records, unreadable
 
 
-def _outcome(target: Target, runs: list[RunRecord], fresh: bool) -> TargetOutcome:
+def outcome_from_runs(target: Target, runs: list[RunRecord], fresh: bool) -> TargetOutcome:
     """A target's outcome from its runs of one fleet run, oldest first: the last
     forward run decides, and a later restore of it makes it restored."""
     from migtool.django_adapter.journal import INTERRUPTED

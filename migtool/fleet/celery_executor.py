@@ -21,7 +21,7 @@ import time
 from dataclasses import asdict, replace
 from typing import Any
 
-from migtool.api.fleet import MIGRATE, FleetOrder
+from migtool.api.fleet import MIGRATE, RESTORE, FleetOrder
 from migtool.api.project import Project
 from migtool.errors import ConfigurationError
 from migtool.fleet.outcomes import FAILED, TargetOutcome
@@ -147,26 +147,27 @@ class CeleryExecutor:
 
 
 def journal_outcome(project: Project, target: Target, order: FleetOrder) -> TargetOutcome | None:
-    """The target's outcome read from its own journal, once its run of this fleet run has
-    finished and nobody holds its lock (the result backend lost the task's result), or None."""
-    from migtool.api.fleet import RESTORE, fleet_status
-    from migtool.fleet.outcomes import NOT_STARTED, RUNNING
+    """The target's outcome read from its own journal once its run of ``order`` in this
+    fleet run has finished (the result backend lost the task's result), or None.
 
-    _, outcomes = fleet_status(project, [target], order.fleet_run) if _has_runs(project, target, order) else ("", [])
-    if not outcomes or outcomes[0].status in (RUNNING, NOT_STARTED):
-        return None
-    outcome = outcomes[0]
-    if order.command == RESTORE and outcome.status not in ("restored", "not restored"):
-        return None
-    return replace(outcome, warnings=(*outcome.warnings, "result read from the target's journal (backend had none)"))
-
-
-def _has_runs(project: Project, target: Target, order: FleetOrder) -> bool:
-    from migtool.django_adapter.journal import Journal
+    A run still going, or interrupted (its worker was lost: the task is delivered
+    again, acknowledged late), is not an outcome yet.
+    """
+    from migtool.api.fleet import outcome_from_runs
+    from migtool.django_adapter.journal import INTERRUPTED, RUNNING, Journal
+    from migtool.django_adapter.lock import is_locked
     from migtool.django_adapter.targets import target_connection
 
     try:
         with target_connection(target) as connection:
-            return bool(Journal(connection).fleet_runs(order.fleet_run))
+            lock_free = not is_locked(connection, target.schema)
+            runs = Journal(connection).fleet_runs(order.fleet_run, lock_free=lock_free)
     except ConfigurationError:
-        return False
+        return None
+    mine = [r for r in runs if r.command == order.command]
+    if not mine or mine[-1].status in (RUNNING, INTERRUPTED) or not lock_free:
+        return None
+    if order.command == RESTORE:  # the restore and the forward run it undid
+        mine = [r for r in runs if r.id < mine[-1].id and r.command != RESTORE][-1:] + mine[-1:]
+    outcome = outcome_from_runs(target, mine, fresh=False)
+    return replace(outcome, warnings=(*outcome.warnings, "outcome read from the target's journal: no task result"))

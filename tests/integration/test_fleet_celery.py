@@ -13,11 +13,14 @@ worker processes, which is heavy on CI's two cores.
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from projects import Project
@@ -33,6 +36,12 @@ from celery import Celery
 app = Celery("proj", broker=os.environ["TEST_BROKER"], backend=os.environ["TEST_BACKEND"])
 app.conf.worker_prefetch_multiplier = 1
 app.conf.broker_connection_retry_on_startup = True
+if os.environ.get("TEST_VISIBILITY"):  # seconds before Redis delivers an unacknowledged task again
+    app.conf.broker_transport_options = {
+        "visibility_timeout": float(os.environ["TEST_VISIBILITY"]),
+        "unacked_restore_interval": 1,
+        "unacked_restore_throttle": 1,
+    }
 
 import migtool.celery  # noqa: E402,F401  (registers migtool's tasks)
 """
@@ -48,41 +57,32 @@ def workers() -> Iterator[list[subprocess.Popen[bytes]]]:
         proc.wait()
 
 
-def start_workers(project: Project, queue: str, procs: list[subprocess.Popen[bytes]], count: int = 2) -> None:
+def start_workers(
+    project: Project, queue: str, procs: list[subprocess.Popen[bytes]], count: int = 2, **env: str
+) -> None:
     logs = []
-    for n in range(count):
+    for _ in range(count):
+        n = len(procs)
         log = project.root / f"worker{n}.log"
         logs.append(log)
-        procs.append(
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "proj_celery",
-                    "worker",
-                    "-Q",
-                    queue,
-                    "--pool",
-                    "solo",
-                    "-n",
-                    f"w{n}-{queue}@%h",
-                    "--without-mingle",
-                    "--without-gossip",
-                    "-l",
-                    "info",
-                ],
-                cwd=project.root,
-                env=project.child_env(),
-                stdin=subprocess.DEVNULL,
-                stdout=log.open("wb"),
-                stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        )
+        argv = [sys.executable, "-m", "celery", "-A", "proj_celery", "worker", "-Q", queue, "--pool", "solo"]
+        argv += ["-n", f"w{n}-{queue}@%h", "--without-mingle", "--without-gossip", "-l", "info"]
+        with log.open("wb") as out:
+            procs.append(
+                subprocess.Popen(
+                    argv,
+                    cwd=project.root,
+                    env={**project.child_env(), **env},
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
+            )
     deadline = time.monotonic() + 60
     while not all("ready." in log.read_text() for log in logs):
-        assert time.monotonic() < deadline and all(p.poll() is None for p in procs), [f.read_text() for f in logs]
+        assert time.monotonic() < deadline and all(p.poll() is None for p in procs[-count:]), [
+            f.read_text() for f in logs
+        ]
         time.sleep(0.2)
 
 
@@ -134,3 +134,38 @@ def test_without_celery_installed_the_celery_executor_says_what_to_install(make_
     assert "pip install 'migtool[celery]'" in result.stderr and "Traceback" not in result.stderr, result
     assert not any(migrated(project, a) for a in ("default", "t1"))
     assert "migtool_run" not in project.db.tables()
+
+
+def test_a_worker_killed_mid_target_leaves_it_whole_and_the_redelivery_finishes_it(
+    make_project, workers, tmp_path, require_service
+):
+    require_service("redis")
+    queue = f"migtool-test-{secrets.token_hex(4)}"
+    project = celery_project(make_project, queue)
+    project.env["TEST_VISIBILITY"] = "2"
+    marker = tmp_path / "nap"
+    start_workers(project, queue, workers, 1, FLEET_NAP="t1", FLEET_NAP_MARKER=str(marker), FLEET_NAP_SECONDS="60")
+    fleet = subprocess.Popen(
+        [sys.executable, "-m", "migtool", "migrate-safe", "--database", "default", "--database", "t1",
+         "--executor", "celery", "--queue", queue, "--format", "json"],
+        cwd=project.root, env=project.child_env(), stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not Path(f"{marker}.t1").exists():
+            assert fleet.poll() is None and time.monotonic() < deadline, fleet.communicate()
+            time.sleep(0.1)
+        os.kill(workers[0].pid, signal.SIGKILL)  # mid-target: t1's batch has begun, its first migration naps
+        workers[0].wait()
+        assert not migrated(project, "t1")  # rolled back with the dead connection: never half-applied
+        start_workers(project, queue, workers, 1)  # the survivor gets the task again (visibility timeout)
+        out, err = fleet.communicate(timeout=90)
+    finally:
+        fleet.kill()
+    assert fleet.returncode == 0, (out, err, (project.root / "worker1.log").read_text())
+    assert outcomes(out) == {"default": "succeeded", "t1": "succeeded"}
+    assert all(migrated(project, a) for a in ("default", "t1"))  # shop_log: each migration ran once
+    db = project.database("t1")
+    assert all(db.migration_row_count(*key) == 1 for key in BATCH)
+    assert db.rows("SELECT status FROM migtool_run ORDER BY id") == [("interrupted",), ("succeeded",)]
