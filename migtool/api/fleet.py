@@ -32,6 +32,7 @@ from migtool.fleet.outcomes import (
     RUNNING,
     SUCCEEDED,
     UP_TO_DATE,
+    WOULD_RUN,
     TargetOutcome,
 )
 from migtool.fleet.targets import Target, fleet_from_value, read_fleet_file, unique
@@ -58,6 +59,7 @@ class FleetOrder:
     lock_timeout: float = 60.0
     require_reversible: bool = False
     allow_drift: bool = False
+    dry_run: bool = False  # plan and check each target, change nothing, journal nothing
 
     def restoring(self) -> FleetOrder:
         return replace(self, command=RESTORE)
@@ -165,27 +167,30 @@ def run_target(project: Project, target: Target, order: FleetOrder) -> TargetOut
     from migtool.django_adapter.targets import target_connection
 
     started = time.monotonic()
-    create = order.command == MIGRATE
+    create = order.command == MIGRATE and not order.dry_run
     warnings: list[str] = []
+    plan: list[str] = []
     try:
         with (
             target_connection(target, create=create),
             exclusive(project, target.alias, order.lock_timeout, create=create, scope=target.schema),
         ):
-            applied, run_id = _ACTIONS[order.command](project, target.alias, order, warnings.append)
+            applied, run_id = _ACTIONS[order.command](project, target.alias, order, warnings.append, plan.extend)
     except RestoreFailedError as exc:
         return _failed(target, NOT_RESTORED, started, exc)
     except MigtoolError as exc:
         if "run_id" not in exc.details:  # refused before its run began: nothing was changed
-            _journal_refusal(target, order, exc)
+            if not order.dry_run:
+                _journal_refusal(target, order, exc)
             return _failed(target, NOT_RESTORED if order.command == RESTORE else REFUSED, started, exc)
         return _failed(target, NOT_RESTORED if order.command == RESTORE else FAILED, started, exc)
     except Exception as exc:  # a bug in migtool, or in a migration: this target fails, the fleet goes on
         outcome = TargetOutcome(target, FAILED, 0, time.monotonic() - started, f"{type(exc).__name__}: {exc}")
         return replace(outcome, error_type="internal")
     duration = time.monotonic() - started
-    status = RESTORED if order.command == RESTORE else SUCCEEDED if applied else UP_TO_DATE
-    return TargetOutcome(target, status, applied, duration, run_id=run_id, warnings=tuple(warnings))
+    done = WOULD_RUN if order.dry_run else SUCCEEDED
+    status = RESTORED if order.command == RESTORE else done if applied else UP_TO_DATE
+    return TargetOutcome(target, status, applied, duration, run_id=run_id, warnings=tuple(warnings), plan=tuple(plan))
 
 
 def _journal_refusal(target: Target, order: FleetOrder, exc: MigtoolError) -> None:
@@ -213,18 +218,28 @@ def _failed(target: Target, status: str, started: float, exc: MigtoolError) -> T
     return TargetOutcome(target, status, 0, time.monotonic() - started, exc.message, type(exc).__name__, run_id)
 
 
-def _migrate(project: Project, database: str, order: FleetOrder, warn: Callable[[str], None]) -> tuple[int, int | None]:
-    preview = preview_migrate(project, database, release=order.release, create=True)
+Plan = Callable[[list[str]], None]
+
+
+def _migrate(
+    project: Project, database: str, order: FleetOrder, warn: Callable[[str], None], plan: Plan
+) -> tuple[int, int | None]:
+    preview = preview_migrate(project, database, release=order.release, create=not order.dry_run)
     if not preview.steps:
         return 0, None
     if order.require_reversible:
         refuse_if_unsafe(preview)
+    if order.dry_run:
+        plan([str(key) for key in preview.steps])
+        if preview.unsafe:
+            warn("not one transaction, and these steps could not be undone: " + "; ".join(preview.undo_blockers))
+        return len(preview.steps), None
     run_id = execute_migrate(project, preview, _quiet, warn, fleet_run=order.fleet_run)
     return len(preview.steps), run_id
 
 
 def _rollback(
-    project: Project, database: str, order: FleetOrder, warn: Callable[[str], None]
+    project: Project, database: str, order: FleetOrder, warn: Callable[[str], None], plan: Plan
 ) -> tuple[int, int | None]:
     if order.command == ROLLBACK:
         assert order.release is not None
@@ -236,6 +251,11 @@ def _rollback(
     if not preview.plan.steps and not preview.blockers:
         return 0, None
     refuse_if_blocked(preview)
+    if order.dry_run:
+        plan([str(key) for key in preview.plan.steps])
+        for warning in (*preview.warnings, *(f"data loss: {loss}" for loss in preview.data_loss)):
+            warn(warning)
+        return len(preview.plan.steps), None
     unapplied = execute_rollback(project, preview, _quiet, warn, command=order.command, fleet_run=order.fleet_run)
     return len(unapplied), None
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -128,7 +128,10 @@ def run_changing(
         targets = selection.targets(project)
     skip = frozenset(api.up_to_date_targets(project, targets)) if prescan else frozenset()
     chosen = executor(app, project)  # a Celery app that cannot be found fails here, before anything runs
-    app.say(f"fleet run {order.fleet_run}: {order.command} on {len(targets)} target(s), {len(skip)} up to date.")
+    if order.dry_run:  # plan every target, so every refusal is seen; nothing is changed or journaled
+        policy = replace(policy, on_failure="continue")
+    dry = " (dry run: nothing is changed)" if order.dry_run else ""
+    app.say(f"fleet run {order.fleet_run}: {order.command} on {len(targets)} target(s), {len(skip)} up to date{dry}.")
     view = FleetView(app, len(targets))
     try:
         outcomes = run_fleet(project, targets, order, policy, view, skip=skip, executor=chosen)
@@ -157,6 +160,8 @@ def report(
     title = f"Fleet run {fleet_run}: {command}" if fleet_run else f"Fleet: {command}"
     app.emit(payload, fleet_table(title, outcomes, ascii_only=app.ascii_only))
     for outcome in outcomes:
+        if outcome.plan:
+            app.say(f"{outcome.target.label} would run: {', '.join(outcome.plan)}")
         for warning in outcome.warnings:
             app.warn(f"{outcome.target.label}: {warning}")
     app.say(summary_line(fleet_run, outcomes))

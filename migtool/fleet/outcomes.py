@@ -20,9 +20,10 @@ FAILED = "failed"
 NOT_RESTORED = "not restored"
 UP_TO_DATE = "skipped: up to date"
 NOT_STARTED = "not started"
+WOULD_RUN = "would run"  # a dry run: the target's plan has steps; nothing was changed
 REFUSED = "refused"  # refused before anything was changed: a blocker, the lock held, a bad target
 RUNNING = "running"  # only seen by ``fleet status`` while the run goes on
-STATUSES = (SUCCEEDED, UP_TO_DATE, RESTORED, REFUSED, FAILED, NOT_RESTORED, RUNNING, NOT_STARTED)
+STATUSES = (SUCCEEDED, WOULD_RUN, UP_TO_DATE, RESTORED, REFUSED, FAILED, NOT_RESTORED, RUNNING, NOT_STARTED)
 DONE = frozenset({SUCCEEDED, UP_TO_DATE})
 BROKEN = frozenset({REFUSED, FAILED, NOT_RESTORED})
 
@@ -35,7 +36,7 @@ class TargetOutcome:
     (``None`` when nothing failed; ``"internal"`` for a bug in migtool): the CLI
     turns it into the target's exit code.  ``run_id`` is the target's own
     journal run, when one was written.  ``warnings`` are what the run reported
-    without failing (sources it could not store).
+    without failing (sources it could not store; a dry run's pre-flight warnings).
     """
 
     target: Target
@@ -46,6 +47,7 @@ class TargetOutcome:
     error_type: str | None = None
     run_id: int | None = None
     warnings: tuple[str, ...] = ()
+    plan: tuple[str, ...] = ()  # a dry run's steps, in order (``applied`` counts them)
 
     @property
     def broken(self) -> bool:
@@ -62,6 +64,7 @@ class TargetOutcome:
             "error": self.error,
             "run_id": self.run_id,
             "warnings": list(self.warnings),
+            "plan": list(self.plan),
         }
 
 

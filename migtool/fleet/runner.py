@@ -11,6 +11,7 @@ the fleet's own decisions, apart from the work on each target
 * ``on_failure``: ``stop`` starts no new target after a failure and lets the
   running ones finish; ``continue`` attempts every target; ``rollback`` stops
   likewise, then restores every target this fleet run migrated, newest first.
+* A dry run (``order.dry_run``) plans every target, whatever fails.
 
 Where a target's work runs is the ``Executor``'s business: ``LocalExecutor``
 (this process and a process pool) by default, or ``celery_executor.CeleryExecutor``
@@ -95,8 +96,9 @@ def run_fleet(
         record(executor.run_one(target, order))
         if outcomes[target].broken:
             failed = True
-            break
-    if not failed and rest:
+            if not order.dry_run:  # a dry run plans every target, so every refusal is seen
+                break
+    if rest and (not failed or order.dry_run):
         failed = executor.run_many(rest, order, policy, record)
     if failed and policy.on_failure == "rollback":
         migrated = [t for t in todo if t in outcomes and outcomes[t].status == SUCCEEDED]

@@ -346,6 +346,44 @@ def test_a_target_refused_before_its_run_began_shows_refused_with_its_reason(mak
     assert back.ok and not migrated(project, "t2"), back
 
 
+def snapshot(project: Project) -> dict[str, tuple]:
+    """What a dry run must leave alone, per target: django_migrations rows, tables, shop_item's columns."""
+    dbs = {a: project.database(a) for a in ALIASES}
+    return {
+        a: (db.rows("SELECT app, name FROM django_migrations ORDER BY id"), db.tables(), db.columns("shop_item"))
+        for a, db in dbs.items()
+    }
+
+
+@pytest.mark.backends
+def test_a_fleet_dry_run_plans_each_target_and_touches_nothing(make_project, backend):
+    project = fleet_project(make_project)
+    assert project.migtool("migrate-safe", *fleet_args("t1", "t2")).ok
+    before = snapshot(project)
+    runs = {a: project.database(a).rows("SELECT id, status FROM migtool_run") for a in ("t1", "t2")}
+
+    forward = project.migtool("migrate-safe", "--dry-run", *fleet_args(*ALIASES), "--format", "json")
+    assert forward.ok, forward
+    targets = {t["target"]: t for t in json.loads(forward.stdout)["targets"]}
+    assert {a: t["status"] for a, t in targets.items()} == {
+        "default": "would run", "t1": "skipped: up to date", "t2": "skipped: up to date", "t3": "would run",
+    }, forward  # fmt: skip
+    assert targets["t3"]["plan"] == ["shop.0002_price", "shop.0003_tag"] and targets["t3"]["applied"] == 2
+
+    # default and t3 have no migrate-safe run to undo: refused (exit 4), journaled nowhere; all are planned.
+    back = project.migtool("rollback", "--last", "--dry-run", *fleet_args(*ALIASES), "--format", "json")
+    assert back.code == 4, back
+    targets = {t["target"]: t for t in json.loads(back.stdout)["targets"]}
+    assert [targets[a]["status"] for a in ALIASES] == ["refused", "would run", "would run", "refused"], back
+    assert targets["t2"]["plan"] == ["shop.0003_tag", "shop.0002_price"], back
+
+    assert snapshot(project) == before
+    assert "migtool_run" not in project.database("default").tables()
+    assert "migtool_run" not in project.database("t3").tables()
+    assert {a: project.database(a).rows("SELECT id, status FROM migtool_run") for a in ("t1", "t2")} == runs
+    assert [migrated(project, a) for a in ALIASES] == [False, True, True, False]
+
+
 # --------------------------------------------------------------------------- naming a fleet, reads
 
 

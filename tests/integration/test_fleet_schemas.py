@@ -155,3 +155,16 @@ def test_a_schema_that_does_not_exist_is_refused_with_its_reason_and_stays_absen
     assert status.code == 3 and statuses(status.stdout) == want, status
     ghost = {t["schema"]: t for t in json.loads(status.stdout)["targets"]}["ghost"]
     assert "ghost" in ghost["error"] and "does not exist" in ghost["error"], ghost
+
+
+def test_a_dry_run_plans_every_schema_and_touches_none(project):
+    from tenants import schema_tables
+
+    before = {s: (schema_rows(project, s), schema_tables(project, s)) for s in SCHEMAS}
+    result = project.migtool("migrate-safe", "--tenants", "--dry-run", "--format", "json")
+    assert result.ok, result
+    targets = json.loads(result.stdout)["targets"]
+    assert {t["schema"]: t["status"] for t in targets} == dict.fromkeys(SCHEMAS, "would run"), result
+    assert all(t["plan"] == ["shop.0002_color", "shop.0003_check"] for t in targets), result
+    assert {s: (schema_rows(project, s), schema_tables(project, s)) for s in SCHEMAS} == before
+    assert all(journal_runs(project, s) == [] for s in SCHEMAS)

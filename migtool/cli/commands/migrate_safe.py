@@ -23,7 +23,13 @@ from migtool.render.tables import migrate_table
 @click.argument("migration_name", required=False)
 @fleet_selection_options
 @click.option("--release", metavar="NAME", help="Migrate to exactly this frozen release's state.")
-@click.option("--plan", "show_plan", is_flag=True, help="Show what would run; change nothing.")
+@click.option(
+    "--plan",
+    "--dry-run",
+    "show_plan",
+    is_flag=True,
+    help="Show what would run (per target in a fleet); change nothing.",
+)
 @click.option(
     "--require-reversible",
     is_flag=True,
@@ -83,12 +89,15 @@ def migrate_safe(
         )
     selection = Selection(databases, all_databases, fleet, app.schemas)
     if selection.is_fleet:
-        if app_label or show_plan:
-            raise click.UsageError(
-                "A fleet migrates whole projects (or --release); APP_LABEL and --plan take one database."
-            )
+        if app_label:
+            raise click.UsageError("A fleet migrates whole projects (or --release); APP_LABEL takes one database.")
         order = api.FleetOrder(
-            "migrate-safe", api.new_fleet_run(), release, lock_timeout, require_reversible=require_reversible
+            "migrate-safe",
+            api.new_fleet_run(),
+            release,
+            lock_timeout,
+            require_reversible=require_reversible,
+            dry_run=show_plan,
         )
         run_changing(app, selection, order, Policy(jobs, canary, on_failure), manifest, prescan=release is None)
         return

@@ -80,12 +80,14 @@ def rollback(
         )
     selection = Selection(databases, all_databases, fleet, app.schemas)
     if selection.is_fleet:
-        if dry_run or sql or not yes:
-            raise click.UsageError("A fleet rollback runs with --yes; --dry-run and --sql take one database.")
+        if sql or not (yes or dry_run):
+            raise click.UsageError("A fleet rollback runs with --yes (or --dry-run); --sql takes one database.")
         if on_failure == "rollback":
             raise click.UsageError("--on-failure rollback restores migrate-safe runs; use stop or continue here.")
         command = "rollback" if release else "rollback --last"
-        order = api.FleetOrder(command, api.new_fleet_run(), release, lock_timeout, allow_drift=allow_drift)
+        order = api.FleetOrder(
+            command, api.new_fleet_run(), release, lock_timeout, allow_drift=allow_drift, dry_run=dry_run
+        )
         run_changing(app, selection, order, Policy(jobs, canary, on_failure), manifest, prescan=False)
         return
     database = selection.single
