@@ -35,11 +35,21 @@ JOURNAL_EVERY = 5.0  # seconds between reads of a waiting target's journal
 
 def outcome_to_payload(outcome: TargetOutcome) -> dict[str, Any]:
     """A task's JSON result: the outcome with its target as a label."""
-    return {**asdict(outcome), "target": outcome.target.label, "warnings": list(outcome.warnings)}
+    return {
+        **asdict(outcome),
+        "target": outcome.target.label,
+        "warnings": list(outcome.warnings),
+        "plan": list(outcome.plan),
+    }
 
 
 def outcome_from_payload(payload: dict[str, Any]) -> TargetOutcome:
-    fields = {**payload, "target": Target.parse(payload["target"]), "warnings": tuple(payload["warnings"])}
+    fields = {
+        **payload,
+        "target": Target.parse(payload["target"]),
+        "warnings": tuple(payload["warnings"]),
+        "plan": tuple(payload.get("plan", ())),
+    }
     return TargetOutcome(**fields)
 
 
