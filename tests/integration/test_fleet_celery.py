@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 from projects import Project
-from test_fleet import BATCH, fleet_project, migrated, outcomes
+from test_fleet import ALIASES, BATCH, EXIT_RESTORED, EXPECTED, fleet_args, fleet_project, migrated, outcomes
 
 pytestmark = pytest.mark.default_leg
 REDIS = "redis://127.0.0.1:6379/15"
@@ -169,3 +169,21 @@ def test_a_worker_killed_mid_target_leaves_it_whole_and_the_redelivery_finishes_
     db = project.database("t1")
     assert all(db.migration_row_count(*key) == 1 for key in BATCH)
     assert db.rows("SELECT status FROM migtool_run ORDER BY id") == [("interrupted",), ("succeeded",)]
+
+
+@pytest.mark.parametrize("policy", sorted(EXPECTED))
+def test_a_failure_in_one_target_on_celery_follows_the_policy_as_local(make_project, workers, policy, require_service):
+    require_service("redis")
+    queue = f"migtool-test-{secrets.token_hex(4)}"
+    project = fleet_project(make_project)
+    (project.root / "proj_celery.py").write_text(CELERY_APP)
+    project.env.update(TEST_BROKER=REDIS, TEST_BACKEND=REDIS, FLEET_FAIL="t2")
+    start_workers(project, queue, workers)
+    args = ["--executor", "celery", "--celery-app", "proj_celery:app", "--queue", queue, "--format", "json"]
+    result = project.migtool("migrate-safe", *fleet_args(*ALIASES), "--on-failure", policy, *args)
+    assert result.code == EXIT_RESTORED, result
+    want_migrated, want_status = EXPECTED[policy]
+    assert outcomes(result.stdout) == want_status, result
+    assert {a for a in ALIASES if migrated(project, a)} == want_migrated
+    status = project.migtool("fleet", "status", *fleet_args(*ALIASES), "--format", "json")
+    assert status.code == EXIT_RESTORED and outcomes(status.stdout) == want_status, status
