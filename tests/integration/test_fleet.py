@@ -460,3 +460,27 @@ def test_a_journal_from_before_fleets_is_read_as_it_is_and_extended_on_the_next_
         ("migrate-safe", None), ("rollback --last", run),
     ]  # fmt: skip
     assert not migrated(project, "t1") and not migrated(project, "t2")
+
+
+@pytest.mark.backends
+def test_a_fleet_rollback_after_a_code_downgrade_uses_each_targets_own_stored_sources(make_project, backend):
+    """t1 applied 0002/0003 as first written, t2 an edited 0002 (its RunPython logs another
+    name); then the code goes back to 0001.  Each target's revert must run its own source."""
+    full_matrix_only(backend)
+    project = fleet_project(make_project)
+    assert project.migtool("migrate-safe", "--database", "t1").ok
+    edited = _batch()["0002_price"].replace("log('0002_price')", "log('0002_edited')")
+    project.remove_migration("shop", "0003_tag")
+    project.write_migration("shop", "0002_price", edited)
+    assert project.migtool("migrate-safe", "--database", "t2").ok
+    assert [r[0] for r in project.database("t2").rows("SELECT name FROM shop_log")] == ["0002_edited"]
+    project.remove_migration("shop", "0002_price")  # the code downgrade: only 0001 is on disk
+
+    back = project.migtool("rollback", "--last", "--yes", *fleet_args("t1", "t2"), "--format", "json")
+    assert back.ok, back
+    assert {t["target"]: (t["status"], t["applied"]) for t in json.loads(back.stdout)["targets"]} == {
+        "t1": ("succeeded", 2), "t2": ("succeeded", 1),
+    }, back  # fmt: skip
+    for alias in ("t1", "t2"):  # each revert removed its own log row: the target's own stored source ran
+        assert state(project, alias) == (False, False, []), alias
+        assert project.database(alias).applied() >= {("shop", "0001_item")}
