@@ -31,6 +31,7 @@ INSTALL_HINT = "pip install 'migtool[celery]'"
 DEFAULT_QUEUE = "migtool"
 POLL_SECONDS = 0.2
 JOURNAL_EVERY = 5.0  # seconds between reads of a waiting target's journal
+FROM_JOURNAL = "outcome read from the target's journal: the result backend had none"
 
 
 def outcome_to_payload(outcome: TargetOutcome) -> dict[str, Any]:
@@ -118,25 +119,27 @@ class CeleryExecutor:
     def _run(self, targets: list[Target], order: FleetOrder, jobs: int, record: Any, keep_going: Any) -> None:
         """Keep up to ``jobs`` tasks in flight; ``keep_going()`` decides whether to send the next."""
         pending = iter(targets)
-        running: dict[Target, tuple[Any, float]] = {}
+        running: dict[Target, tuple[Any, int | None, float]] = {}
 
         def send() -> None:
             target = next(pending, None)
             if target is not None:
-                result = self.app.send_task(
-                    task_name(order), args=[target.label, order_to_payload(order)], queue=self.queue
-                )
-                running[target] = (result, time.monotonic())
+                after_run = newest_run(self.project, target, order)
+                args = [target.label, order_to_payload(order), after_run]
+                result = self.app.send_task(task_name(order), args=args, queue=self.queue)
+                running[target] = (result, after_run, time.monotonic())
 
         for _ in range(jobs):
             send()
         while running:
             time.sleep(POLL_SECONDS)
-            for target, (result, checked) in list(running.items()):
+            for target, (result, after_run, checked) in list(running.items()):
                 outcome = self._collect(target, order, result)
                 if outcome is None and time.monotonic() - checked >= JOURNAL_EVERY:
-                    outcome = journal_outcome(self.project, target, order)
-                    running[target] = (result, time.monotonic())
+                    outcome = journal_outcome(self.project, target, order, after_run)
+                    if outcome is not None:
+                        outcome = replace(outcome, warnings=(*outcome.warnings, FROM_JOURNAL))
+                    running[target] = (result, after_run, time.monotonic())
                 if outcome is None:
                     continue
                 del running[target]
@@ -156,28 +159,75 @@ class CeleryExecutor:
         return None
 
 
-def journal_outcome(project: Project, target: Target, order: FleetOrder) -> TargetOutcome | None:
+DUPLICATE = "duplicate delivery"
+
+
+def journal_outcome(
+    project: Project, target: Target, order: FleetOrder, after_run: int | None = None
+) -> TargetOutcome | None:
     """The target's outcome read from its own journal once its run of ``order`` in this
-    fleet run has finished (the result backend lost the task's result), or None.
+    fleet run (newer than ``after_run``) has finished, or None.
 
     A run still going, or interrupted (its worker was lost: the task is delivered
     again, acknowledged late), is not an outcome yet.
     """
+    outcome, _ = journal_state(project, target, order, after_run)
+    return outcome
+
+
+def journal_state(
+    project: Project, target: Target, order: FleetOrder, after_run: int | None
+) -> tuple[TargetOutcome | None, bool]:
+    """(the finished outcome or None, whether a run of ``order`` holds the target now)."""
     from migtool.api.fleet import outcome_from_runs
     from migtool.django_adapter.journal import INTERRUPTED, RUNNING, Journal
     from migtool.django_adapter.lock import is_locked
     from migtool.django_adapter.targets import target_connection
 
+    project.setup()
     try:
         with target_connection(target) as connection:
             lock_free = not is_locked(connection, target.schema)
             runs = Journal(connection).fleet_runs(order.fleet_run, lock_free=lock_free)
     except ConfigurationError:
-        return None
-    mine = [r for r in runs if r.command == order.command]
-    if not mine or mine[-1].status in (RUNNING, INTERRUPTED) or not lock_free:
-        return None
+        return None, False
+    mine = [r for r in runs if r.command == order.command and (after_run is None or r.id > after_run)]
+    if not mine or mine[-1].status == INTERRUPTED:
+        return None, False
+    if mine[-1].status == RUNNING or not lock_free:
+        return None, mine[-1].status == RUNNING
     if order.command == RESTORE:  # the restore and the forward run it undid
         mine = [r for r in runs if r.id < mine[-1].id and r.command != RESTORE][-1:] + mine[-1:]
-    outcome = outcome_from_runs(target, mine, fresh=False)
-    return replace(outcome, warnings=(*outcome.warnings, "outcome read from the target's journal: no task result"))
+    return outcome_from_runs(target, mine, fresh=False), False
+
+
+def newest_run(project: Project, target: Target, order: FleetOrder) -> int | None:
+    """The id of the target's newest run of ``order`` in this fleet run, if any: a task
+    finds the runs newer than it made by an earlier delivery of itself."""
+    from migtool.django_adapter.journal import Journal
+    from migtool.django_adapter.targets import target_connection
+
+    try:
+        with target_connection(target) as connection:
+            ids = [r.id for r in Journal(connection).fleet_runs(order.fleet_run) if r.command == order.command]
+    except ConfigurationError:
+        return None
+    return max(ids, default=None)
+
+
+def deliver(project: Project, target: Target, order: FleetOrder, after_run: int | None) -> TargetOutcome:
+    """The worker's side of one task: ``run_target``, unless an earlier delivery of this
+    same task (Redis after ``visibility_timeout``, a task given to two workers) already
+    ran it; then that run's outcome, marked as a duplicate delivery.  A delivery whose
+    twin is still running waits for it, so it never queues up for the lock and never
+    runs the target a second time."""
+    from migtool.api.fleet import run_target
+
+    while True:
+        found, busy = journal_state(project, target, order, after_run)
+        if found is not None:
+            note = f"{DUPLICATE}: run {found.run_id} of this task had already finished; nothing was run again"
+            return replace(found, warnings=(*found.warnings, note))
+        if not busy:
+            return run_target(project, target, order)
+        time.sleep(1.0)

@@ -124,6 +124,22 @@ def test_a_fleet_runs_on_two_celery_workers_and_reports_as_local(make_project, w
     status = project.migtool("fleet", "status", "--all-databases", "--format", "json")
     assert status.ok and outcomes(status.stdout) == outcomes(result.stdout), status
 
+    # The broker delivers pg's task again (same task, same arguments, as Redis does after
+    # visibility_timeout): the worker finds the run it made, reports it, runs nothing.
+    from celery import Celery
+
+    run = json.loads(result.stdout)["fleet_run"]
+    order = {"command": "migrate-safe", "fleet_run": run, "release": None, "lock_timeout": 60.0}
+    order |= {"require_reversible": False, "allow_drift": False}
+    again = Celery(broker=REDIS, backend=REDIS).send_task(
+        "migtool.celery.migrate_target", args=["pg", order, None], queue=queue
+    )
+    payload = again.get(timeout=60)
+    assert payload["status"] == "succeeded" and payload["run_id"] is not None, payload
+    assert payload["warnings"][-1].startswith(f"duplicate delivery: run {payload['run_id']} "), payload
+    assert migrated(project, "pg") and project.database("pg").rows("SELECT COUNT(*) FROM migtool_run") == [(1,)]
+    assert "duplicate delivery of pg" in "".join((project.root / f"worker{n}.log").read_text() for n in range(2))
+
 
 def test_without_celery_installed_the_celery_executor_says_what_to_install(make_project):
     project = fleet_project(make_project, ("default", "t1"))
