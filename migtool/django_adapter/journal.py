@@ -151,24 +151,9 @@ class Journal:
     def begin(self, command: str, release: str | None, direction: str, fleet_run: str | None = None) -> int:
         """Record a run as running (committed at once) and return its id; ``fleet_run``
         names the fleet run it is part of."""
-        import django
-
         self.ensure_schema()
         self.mark_interrupted()
-        run = self.Run.objects.using(self.connection.alias).create(
-            command=command,
-            release=release,
-            direction=direction,
-            status=RUNNING,
-            started_at=now(),
-            user=_user(),
-            host=socket.gethostname(),
-            pid=os.getpid(),
-            migtool_version=__version__,
-            django_version=django.get_version(),
-            fleet_run=fleet_run,
-        )
-        return int(run.pk)
+        return self._create(command, release, direction, fleet_run, status=RUNNING, started_at=now())
 
     def refused(self, command: str, release: str | None, direction: str, fleet_run: str, error: str) -> int:
         """Record a fleet target's refusal (a blocker, the lock held by another run) as a
@@ -176,24 +161,27 @@ class Journal:
 
         Unlike ``begin`` it may run without the lock: it leaves other runs' rows alone.
         """
-        import django
-
         self.ensure_schema()
         moment = now()
+        return self._create(
+            command, release, direction, fleet_run, status=REFUSED, started_at=moment, finished_at=moment, error=error
+        )
+
+    def _create(self, command: str, release: str | None, direction: str, fleet_run: str | None, **row: Any) -> int:
+        """Insert a run row with who and what ran it; return its id."""
+        import django
+
         run = self.Run.objects.using(self.connection.alias).create(
             command=command,
             release=release,
             direction=direction,
-            status=REFUSED,
-            started_at=moment,
-            finished_at=moment,
-            error=error,
             user=_user(),
             host=socket.gethostname(),
             pid=os.getpid(),
             migtool_version=__version__,
             django_version=django.get_version(),
             fleet_run=fleet_run,
+            **row,
         )
         return int(run.pk)
 
