@@ -28,6 +28,7 @@ from test_fleet import ALIASES, BATCH, EXIT_RESTORED, EXPECTED, fleet_args, flee
 
 pytestmark = pytest.mark.default_leg
 REDIS = "redis://127.0.0.1:6379/15"
+RABBITMQ = "amqp://guest:guest@127.0.0.1:5672//"
 CELERY_APP = """
 import os
 
@@ -152,12 +153,17 @@ def test_without_celery_installed_the_celery_executor_says_what_to_install(make_
     assert "migtool_run" not in project.db.tables()
 
 
+@pytest.mark.parametrize("broker", ["redis", "rabbitmq"])
 def test_a_worker_killed_mid_target_leaves_it_whole_and_the_redelivery_finishes_it(
-    make_project, workers, tmp_path, require_service
+    make_project, workers, tmp_path, require_service, broker
 ):
+    """Redis delivers the task again after visibility_timeout, RabbitMQ when the dead
+    worker's connection closes; the result backend is Redis either way."""
     require_service("redis")
+    require_service(broker)
     queue = f"migtool-test-{secrets.token_hex(4)}"
     project = celery_project(make_project, queue)
+    project.env["TEST_BROKER"] = REDIS if broker == "redis" else RABBITMQ
     project.env["TEST_VISIBILITY"] = "2"
     marker = tmp_path / "nap"
     start_workers(project, queue, workers, 1, FLEET_NAP="t1", FLEET_NAP_MARKER=str(marker), FLEET_NAP_SECONDS="60")
