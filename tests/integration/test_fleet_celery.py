@@ -37,6 +37,7 @@ from celery import Celery
 app = Celery("proj", broker=os.environ["TEST_BROKER"], backend=os.environ["TEST_BACKEND"])
 app.conf.worker_prefetch_multiplier = 1
 app.conf.broker_connection_retry_on_startup = True
+app.conf.task_ignore_result = bool(os.environ.get("TEST_IGNORE_RESULT"))  # a backend that keeps nothing
 if os.environ.get("TEST_VISIBILITY"):  # seconds before Redis delivers an unacknowledged task again
     app.conf.broker_transport_options = {
         "visibility_timeout": float(os.environ["TEST_VISIBILITY"]),
@@ -209,3 +210,16 @@ def test_a_failure_in_one_target_on_celery_follows_the_policy_as_local(make_proj
     assert {a for a in ALIASES if migrated(project, a)} == want_migrated
     status = project.migtool("fleet", "status", *fleet_args(*ALIASES), "--format", "json")
     assert status.code == EXIT_RESTORED and outcomes(status.stdout) == want_status, status
+
+
+def test_outcomes_the_result_backend_never_got_are_read_from_the_journals(make_project, workers, require_service):
+    require_service("redis")
+    queue = f"migtool-test-{secrets.token_hex(4)}"
+    project = celery_project(make_project, queue)
+    start_workers(project, queue, workers, TEST_IGNORE_RESULT="1")
+    result = project.migtool(
+        "migrate-safe", "--all-databases", "--executor", "celery", "--queue", queue, "--jobs", "2", "--format", "json"
+    )
+    assert result.ok and outcomes(result.stdout) == {a: "succeeded" for a in TARGETS}, result
+    assert result.stderr.count("outcome read from the target's journal") == len(TARGETS), result
+    assert all(migrated(project, a) for a in TARGETS)
