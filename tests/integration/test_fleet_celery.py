@@ -210,6 +210,20 @@ def test_a_failure_in_one_target_on_celery_follows_the_policy_as_local(make_proj
     assert {a for a in ALIASES if migrated(project, a)} == want_migrated
     status = project.migtool("fleet", "status", *fleet_args(*ALIASES), "--format", "json")
     assert status.code == EXIT_RESTORED and outcomes(status.stdout) == want_status, status
+    if policy != "stop":
+        return
+    # Fixed (new workers, without the failure), fleet resume finishes the run on Celery.
+    for proc in workers:
+        proc.kill()
+        proc.wait()
+    project.env.pop("FLEET_FAIL")
+    start_workers(project, queue, workers)
+    run = json.loads(result.stdout)["fleet_run"]
+    resumed = project.migtool("fleet", "resume", run, *fleet_args(*ALIASES), "--jobs", "2", *args)
+    assert resumed.ok and outcomes(resumed.stdout) == {"t2": "succeeded", "t3": "succeeded"}, resumed
+    assert all(migrated(project, a) for a in ALIASES)  # shop_log: each migration ran exactly once
+    for alias in ALIASES:
+        assert all(project.database(alias).migration_row_count(*key) == 1 for key in BATCH), alias
 
 
 def test_outcomes_the_result_backend_never_got_are_read_from_the_journals(make_project, workers, require_service):
