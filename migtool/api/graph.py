@@ -13,7 +13,8 @@ from collections.abc import Collection
 from migtool.api.project import Project
 from migtool.core.drawing import Drawing, draw_diff, draw_graph
 from migtool.core.planner import plan_rollback
-from migtool.core.snapshot import ReleaseDiff, check_release_name
+from migtool.core.release_diff import ReleaseDiff
+from migtool.core.snapshot import check_release_name
 
 
 def draw_project(

@@ -8,13 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from migtool.api.project import Project
-from migtool.core.snapshot import (
-    ReleaseDiff,
-    ReleaseSnapshot,
-    check_release_name,
-    diff,
-    resolve_legacy,
-)
+from migtool.core.release_diff import ReleaseDiff, diff
+from migtool.core.snapshot import ReleaseSnapshot, check_release_name, resolve_legacy
 from migtool.core.status import DatabaseStatus, database_status
 from migtool.errors import (
     InputError,

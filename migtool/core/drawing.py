@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from migtool.core.doctor import MigrationFacts
 from migtool.core.graph import DependencyGraph, MigrationKey, ProjectGraph
 from migtool.core.planner import RollbackPlan, is_member
-from migtool.core.snapshot import ReleaseDiff, ReleaseSnapshot, release_sort_key
+from migtool.core.release_diff import ReleaseDiff
+from migtool.core.snapshot import ReleaseSnapshot, release_sort_key
 from migtool.errors import InputError
 
 # Linear runs shorter than this stay as separate boxes: collapsing two lines

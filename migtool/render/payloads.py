@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from migtool.api import FreezeResult, MigratePreview, ReleaseSummary, RollbackPreview, TagFreeze, VerifyReport
     from migtool.core.doctor import Finding
     from migtool.core.origins import Distribution
-    from migtool.core.snapshot import ReleaseDiff
+    from migtool.core.release_diff import ReleaseDiff
     from migtool.core.status import DatabaseStatus
     from migtool.django_adapter.journal import RunRecord
     from migtool.django_adapter.stored_sources import CaptureResult

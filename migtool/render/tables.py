@@ -14,8 +14,8 @@ if TYPE_CHECKING:
 
     from migtool.api import FreezeResult, MigratePreview, ReleaseSummary, RollbackPreview, TagFreeze, VerifyReport
     from migtool.core.doctor import Finding
+    from migtool.core.release_diff import AppDiff, ReleaseDiff
     from migtool.core.safety import StepCheck
-    from migtool.core.snapshot import AppDiff, ReleaseDiff
     from migtool.core.status import DatabaseStatus
     from migtool.django_adapter.journal import RunRecord
     from migtool.fleet.outcomes import TargetOutcome

@@ -23,7 +23,8 @@ from drawing_fixture import draw, drawing_fixture
 from rich.console import Console
 
 from migtool.core.drawing import Drawing, draw_diff
-from migtool.core.snapshot import diff, freeze
+from migtool.core.release_diff import diff
+from migtool.core.snapshot import freeze
 from migtool.render.drawing import drawing_tree, to_dot, to_mermaid
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -10,7 +10,8 @@ from strategies import graph, k
 
 from migtool.core.drawing import Drawing, Link, draw_diff, draw_graph
 from migtool.core.planner import plan_rollback
-from migtool.core.snapshot import diff, freeze
+from migtool.core.release_diff import diff
+from migtool.core.snapshot import freeze
 from migtool.errors import InputError
 
 

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from strategies import ancestors_closed, applied_sets, dags, graph, release_at, release_names, squashes_within
 
 from migtool.core.graph import MigrationKey, ProjectGraph
-from migtool.core.snapshot import check_release_name, diff, freeze, parse_snapshot, release_sort_key
+from migtool.core.release_diff import diff
+from migtool.core.snapshot import check_release_name, freeze, parse_snapshot, release_sort_key
 from migtool.core.status import database_status
 
 versions = st.sampled_from([None, "4.2", "5.2.1", "6.0"])

@@ -14,13 +14,11 @@ import pytest
 from strategies import graph, k
 
 from migtool.core.origins import Distribution
+from migtool.core.release_diff import AppDiff, ReleaseDiff, diff
 from migtool.core.snapshot import (
-    AppDiff,
     AppSnapshot,
-    ReleaseDiff,
     ReleaseSnapshot,
     check_release_name,
-    diff,
     freeze,
     parse_snapshot,
     release_sort_key,
