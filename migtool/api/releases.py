@@ -51,7 +51,7 @@ def save_release(project: Project, snapshot: ReleaseSnapshot, *, force: bool) ->
         else:
             if not force:
                 would = _would_change(changes)
-                what = "freezing now would " + _summary(would) if changes.has_changes else "nothing would change"
+                what = "freezing now would " + _summary(would) if any(would.values()) else "nothing would change"
                 raise ReleaseExistsError(
                     f"Release {release!r} already exists ({project.store.path(release)}); {what}.",
                     hint="Pass --force to overwrite it, or freeze under a new release name.",
@@ -65,17 +65,19 @@ SHOWN_PER_KIND = 10
 
 
 def _would_change(changes: ReleaseDiff) -> dict[str, list[str]]:
-    """Every migration freezing now would add, remove or edit, as ``app.name``."""
-    return {
+    """Every migration freezing now would add, remove, edit or add as a re-spelling squash, as ``app.name``."""
+    would = {
         kind: [f"{a.app}.{name}" for a in changes.apps for name in getattr(a, kind)]
         for kind in ("added", "removed", "edited")
     }
+    would["squashed"] = [f"{a.app}.{name}" for a in changes.apps for name, _ in a.squashed]
+    return would
 
 
 def _summary(would: dict[str, list[str]]) -> str:
     """``add shop.0003_price, edit shop.0002_b``: the first ten of each kind, then how many more."""
     parts = []
-    for kind, verb in (("added", "add"), ("removed", "remove"), ("edited", "edit")):
+    for kind, verb in (("added", "add"), ("removed", "remove"), ("edited", "edit"), ("squashed", "squash as")):
         names = would[kind]
         if names:
             more = len(names) - SHOWN_PER_KIND

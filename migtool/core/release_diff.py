@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from migtool.core.graph import MigrationKey
 from migtool.core.origins import Distribution
 from migtool.core.snapshot import AppSnapshot, ReleaseSnapshot
 
@@ -26,6 +27,12 @@ class AppDiff:
     edited: tuple[str, ...]
     old_distribution: Distribution | None = None
     new_distribution: Distribution | None = None
+    squashed: tuple[tuple[str, int], ...] = ()  # (squash, how many it replaces): re-spellings only
+
+    @property
+    def changes_migrations(self) -> bool:
+        """Something a database would have to apply or unapply; a re-spelling alone is not."""
+        return bool(self.added or self.removed or self.edited)
 
     @property
     def upstream(self) -> bool:
@@ -45,11 +52,20 @@ class ReleaseDiff:
 
     @property
     def has_changes(self) -> bool:
-        return bool(self.apps)
+        """Migrations were added, removed or edited (what ``diff --check`` fails on);
+        a squash that only re-spells migrations the old release had is not a change."""
+        return any(a.changes_migrations for a in self.apps)
 
 
 def diff(old: ReleaseSnapshot, new: ReleaseSnapshot) -> ReleaseDiff:
     """Return the migrations added, removed and edited (checksum changed) from ``old`` to ``new``.
+
+    The comparison is squash-free.  A squash new in ``new`` whose replaced
+    migrations the old release all had (as migrations, or replaced by one of
+    its squashes) only re-spells them: it is listed in ``squashed``, not
+    ``added``, and the originals it replaces that were deleted from disk are
+    not ``removed``.  An original on disk in both releases whose file changed
+    is still ``edited``: databases that applied it before the squash ran it.
 
     A migration present in both whose checksum is unknown on either side (a
     legacy file) cannot be compared; such releases are listed in ``unverified``.
@@ -58,6 +74,14 @@ def diff(old: ReleaseSnapshot, new: ReleaseSnapshot) -> ReleaseDiff:
     """
     apps: list[AppDiff] = []
     unknown = old.not_frozen | new.not_frozen
+    old_keys = old.keys()
+    old_covered = old_keys | {key for replaced in old.replaces().values() for key in replaced}
+    respelled = {
+        squash: replaced
+        for squash, replaced in new.replaces().items()
+        if squash not in old_keys and set(replaced) <= old_covered
+    }
+    replaced_by_new = {key for replaced in new.replaces().values() for key in replaced}
     for app in sorted((set(old.apps) | set(new.apps)) - unknown):
         before = old.apps.get(app, AppSnapshot((), ()))
         after = new.apps.get(app, AppSnapshot((), ()))
@@ -67,9 +91,17 @@ def diff(old: ReleaseSnapshot, new: ReleaseSnapshot) -> ReleaseDiff:
             for m in common
             if m in before.checksums and m in after.checksums and before.checksums[m] != after.checksums[m]
         )
-        added = tuple(sorted(set(after.migrations) - set(before.migrations)))
-        removed = tuple(sorted(set(before.migrations) - set(after.migrations)))
-        if added or removed or edited:
-            apps.append(AppDiff(app, added, removed, edited, before.distribution, after.distribution))
+        new_names = set(after.migrations) - set(before.migrations)
+        squashed = tuple(
+            (m, len(respelled[MigrationKey(app, m)])) for m in sorted(new_names) if MigrationKey(app, m) in respelled
+        )
+        added = tuple(sorted(new_names - {m for m, _ in squashed}))
+        removed = tuple(
+            sorted(
+                m for m in set(before.migrations) - set(after.migrations) if MigrationKey(app, m) not in replaced_by_new
+            )
+        )
+        if added or removed or edited or squashed:
+            apps.append(AppDiff(app, added, removed, edited, before.distribution, after.distribution, squashed))
     unverified = tuple(s.release for s in (old, new) if s.legacy)
     return ReleaseDiff(old.release, new.release, tuple(apps), unverified, tuple(sorted(unknown)))

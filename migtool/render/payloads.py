@@ -43,6 +43,7 @@ def diff_to_dict(changes: ReleaseDiff) -> dict[str, Any]:
                     "added": list(a.added),
                     "removed": list(a.removed),
                     "edited": list(a.edited),
+                    "squashed": [{"name": name, "replaces": n} for name, n in a.squashed],
                     "upstream": a.upstream,
                     "distribution": {
                         "old": _distribution(a.old_distribution),

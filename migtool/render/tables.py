@@ -75,6 +75,8 @@ def diff_table(changes: ReleaseDiff, *, ascii_only: bool) -> Table:
         for symbol, names in (("+ added", app.added), ("- removed", app.removed), (edited, app.edited)):
             for name in names:
                 table.add_row(label, symbol, name)
+        for name, replaced in app.squashed:
+            table.add_row(label, "= squashed", f"{name} (replaces {replaced} already in {changes.old})")
     return table
 
 

@@ -189,8 +189,15 @@ def test_diff_json(two_releases):
         "unverified": [],
         "not_compared": [],
         "apps": [
-            {"app": "shop", "added": ["0003_stock"], "removed": [], "edited": ["0002_price"], **OWN_APP},
-            {"app": "users", "added": [], "removed": ["0001_initial"], "edited": [], **OWN_APP},
+            {
+                "app": "shop",
+                "added": ["0003_stock"],
+                "removed": [],
+                "edited": ["0002_price"],
+                "squashed": [],
+                **OWN_APP,
+            },
+            {"app": "users", "added": [], "removed": ["0001_initial"], "edited": [], "squashed": [], **OWN_APP},
         ],
     }
 

@@ -96,7 +96,8 @@ def test_freeze_squash_with_originals_on_disk_records_both_spellings():
         └─ s.0001_squashed_0002 ─┘        (depends on o.0001_x)
 
     Nothing declares a dependency on the squash, yet it is part of the release,
-    and a release frozen before it shows it as added.
+    and a diff from a release frozen before it shows it as a re-spelling
+    (``squashed``), not as added: it replaces nothing the old release lacked.
     """
     snapshot = freeze(SQUASHED, "2.0", None)
     assert snapshot.apps == {
@@ -107,7 +108,9 @@ def test_freeze_squash_with_originals_on_disk_records_both_spellings():
             squashes={SQUASH: (k("s.0001_a"), k("s.0002_b"))},
         ),
     }
-    assert diff(freeze(BEFORE_SQUASH, "1.0", None), snapshot).apps == (AppDiff("s", (SQUASH,), (), ()),)
+    changes = diff(freeze(BEFORE_SQUASH, "1.0", None), snapshot)
+    assert changes.apps == (AppDiff("s", (), (), (), squashed=((SQUASH, 2),)),)
+    assert not changes.has_changes  # a re-spelling is not a migration change: diff --check passes
 
 
 def test_freeze_squash_whose_originals_are_deleted():
@@ -120,6 +123,30 @@ def test_freeze_squash_whose_originals_are_deleted():
     snapshot = freeze(ORIGINALS_DELETED, "3.0", None)
     assert snapshot.apps["s"].migrations == (SQUASH, "0003_c")
     assert snapshot.apps["s"].squashes == {SQUASH: (k("s.0001_a"), k("s.0002_b"))}
+
+
+def test_diff_is_squash_free_when_the_originals_are_deleted():
+    """1.0 had s.0001_a, s.0002_b, s.0003_c; 3.0 squashed the first two and
+    deleted them.  App s did not change: the squash re-spells 1.0's
+    migrations and its deleted originals are not removed (app o, gone, is)."""
+    changes = diff(freeze(BEFORE_SQUASH, "1.0", None), freeze(ORIGINALS_DELETED, "3.0", None))
+    assert changes.apps == (AppDiff("o", (), ("0001_x",), ()), AppDiff("s", (), (), (), squashed=((SQUASH, 2),)))
+
+
+def test_diff_counts_a_squash_of_migrations_the_old_release_lacked_as_added():
+    """A squash that replaces a migration the old release never had brings
+    that migration in: it is added, not a re-spelling.  The original it
+    replaces (0001_a, deleted) lives on inside it, so it is not removed."""
+    only_a = graph({"s.0001_a": []})
+    changes = diff(freeze(only_a, "0.9", None), freeze(ORIGINALS_DELETED, "3.0", None))
+    assert changes.apps == (AppDiff("s", (SQUASH, "0003_c"), (), ()),)
+
+
+def test_diff_counts_an_original_deleted_without_a_squash_as_removed():
+    """Going back from the squashed release to the one before it: the squash
+    is removed (nothing in 1.0 replaces it), the originals are added back."""
+    changes = diff(freeze(ORIGINALS_DELETED, "3.0", None), freeze(BEFORE_SQUASH, "1.0", None))
+    assert changes.apps == (AppDiff("o", ("0001_x",), (), ()), AppDiff("s", ("0001_a", "0002_b"), (SQUASH,), ()))
 
 
 def test_freeze_refuses_conflicting_leaves():

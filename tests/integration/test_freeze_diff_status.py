@@ -266,6 +266,41 @@ def test_freeze_squash_keeps_both_spellings(offline_project: Callable[..., Proje
     assert_checksums_are_file_hashes(project, "1.0")
 
 
+def test_diff_is_squash_free_across_a_squash_that_deletes_its_originals(
+    offline_project: Callable[..., Project],
+) -> None:
+    """2.0.3 has billing 0001_x <- 0002_y <- 0003_z; 2.0.4 squashes 0001..0002 and
+    deletes the originals.  The squash re-spells 2.0.3's migrations: not added, its
+    originals not removed, ``diff --check`` passes; a real addition still fails it."""
+    apps = {k: v for k, v in squashed_with_originals().items() if k != "0001_squashed_0002_y"}
+    apps["0003_z"] = mig("0003_z", "0002_y", app="billing")
+    project = offline_project({"billing": apps})
+    freeze(project, "2.0.3")
+    squash = "0001_squashed_0002_y"
+    project.write_migration("billing", squash, mig(squash, app="billing", replaces=("0001_x", "0002_y")))
+    project.write_migration("billing", "0003_z", mig("0003_z", squash, app="billing"))
+    project.remove_migration("billing", "0001_x")
+    project.remove_migration("billing", "0002_y")
+    freeze(project, "2.0.4")
+
+    payload, result = diff_json(project, "2.0.3", "2.0.4")
+    assert payload["has_changes"] is True  # 0003_z's file changed (its dependency is the squash now)
+    assert payload["apps"]["billing"] == {
+        "added": [],
+        "removed": [],
+        "edited": ["0003_z"],
+        "squashed": [{"name": squash, "replaces": 2}],
+    }
+    project.write_migration("billing", "0003_z", apps["0003_z"])  # only the re-spelling is left
+    freeze(project, "2.0.5")
+    result = project.migtool("diff", "2.0.3", "2.0.5", "--check")
+    assert result.code == 0, result
+    assert f"{squash} (replaces 2 already in 2.0.3)" in result.stdout
+    assert "only squashes re-spelling" in result.stderr
+    project.write_migration("billing", "0004_w", mig("0004_w", "0003_z", app="billing"))
+    assert project.migtool("diff", "2.0.3", "--check").code == 1
+
+
 def test_freeze_refuses_conflicting_leaves(offline_project: Callable[..., Project]) -> None:
     apps = merge_shape()
     del apps["0003_d"]

@@ -34,7 +34,7 @@ def diff(app: AppContext, *, old: str, new: str | None, check: bool) -> None:
     if app.format == "mermaid":
         click.echo(to_mermaid(api.draw_changes(app.project(), changes, on_disk=new is None)), nl=False)
     else:
-        app.emit(diff_to_dict(changes), diff_table(changes, ascii_only=app.ascii_only) if changes.has_changes else None)
+        app.emit(diff_to_dict(changes), diff_table(changes, ascii_only=app.ascii_only) if changes.apps else None)
     for release in changes.unverified:
         app.say(f"Note: release {release} is a legacy (leaves-only) file without checksums; edits cannot be seen.")
     if changes.not_compared:
@@ -48,6 +48,7 @@ def diff(app: AppContext, *, old: str, new: str | None, check: bool) -> None:
             "the package changed its own migrations; 'migtool doctor' judges them (upstream-edited)."
         )
     if not changes.has_changes:
-        app.say(f"No differences between {changes.old} and {changes.new}.")
+        respelled = " (only squashes re-spelling migrations it already had)" if changes.apps else ""
+        app.say(f"No differences between {changes.old} and {changes.new}{respelled}.")
     elif check:
         click.get_current_context().exit(1)
