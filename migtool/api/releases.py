@@ -70,15 +70,15 @@ def _would_change(changes: ReleaseDiff) -> dict[str, list[str]]:
         kind: [f"{a.app}.{name}" for a in changes.apps for name in getattr(a, kind)]
         for kind in ("added", "removed", "edited")
     }
-    would["squashed"] = [f"{a.app}.{name}" for a in changes.apps for name, _ in a.squashed]
-    return would
+    squashed = [f"{a.app}.{name}" for a in changes.apps for name, _ in a.squashed]
+    return would | ({"squashed": squashed} if squashed else {})
 
 
 def _summary(would: dict[str, list[str]]) -> str:
     """``add shop.0003_price, edit shop.0002_b``: the first ten of each kind, then how many more."""
     parts = []
     for kind, verb in (("added", "add"), ("removed", "remove"), ("edited", "edit"), ("squashed", "squash as")):
-        names = would[kind]
+        names = would.get(kind, [])
         if names:
             more = len(names) - SHOWN_PER_KIND
             parts.append(f"{verb} {', '.join(names[:SHOWN_PER_KIND])}" + (f" and {more} more" if more > 0 else ""))

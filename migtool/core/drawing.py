@@ -217,7 +217,8 @@ def _shown_apps(
 
 def draw_diff(changes: ReleaseDiff, effective: DependencyGraph | None = None) -> Drawing:
     """Return the drawing of what changed from ``changes.old`` to ``changes.new``:
-    only the added, removed and edited migrations, per app.
+    only the added, removed and edited migrations, per app (a squash that only
+    re-spells migrations ``old`` had is no change, and is not drawn).
 
     Edges come from ``effective`` (the code on disk) where it holds both ends;
     without it the boxes of an app are listed by name, unconnected.
