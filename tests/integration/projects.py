@@ -380,7 +380,9 @@ class Project:
         env.pop("FORCE_COLOR", None)
         env.update(
             DJANGO_SETTINGS_MODULE="settings",
-            PYTHONPATH=str(self.root),
+            # The project first; then the caller's PYTHONPATH, so children import the migtool the
+            # test process imports (a worktree's, not the venv's editable install of another checkout).
+            PYTHONPATH=os.pathsep.join([str(self.root), *filter(None, [os.environ.get("PYTHONPATH")])]),
             NO_COLOR="1",
             COLUMNS="200",
             PYTHONHASHSEED="0",
