@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from migtool.api.project import Project
 from migtool.core.doctor import Finding, RunFact, diagnose, ordered
+from migtool.core.graph import MigrationKey
+from migtool.core.planner import Refusal
 from migtool.core.stored import refusal_findings, stored_drift, uncaptured
 from migtool.errors import (
     InputError,
@@ -62,6 +64,7 @@ def diagnose_project(project: Project, database: str | None) -> list[Finding]:
         ]
         stored = [
             *refusal_findings(injection.refusals),
+            *refusal_findings(_unrenderable(connection, injection.injected)),
             *stored_drift(project.graph, injection.variants),
             *uncaptured(project.graph, frozenset(recorded), injection.variants),
         ]
@@ -70,3 +73,14 @@ def diagnose_project(project: Project, database: str | None) -> list[Finding]:
     return ordered(
         diagnose(project.graph, releases, load_facts(), recorded, runs, problems, project.ownership) + stored
     )
+
+
+def _unrenderable(connection: Any, injected: frozenset[MigrationKey]) -> list[Refusal]:
+    """The stored migration, if any, after which the applied history no longer renders
+    with today's code (a rollback would refuse it); nothing to render without one."""
+    if not injected:
+        return []
+    from migtool.django_adapter.plans import build_executor
+    from migtool.django_adapter.stored_loader import render_refusals
+
+    return render_refusals(build_executor(connection, use_originals=False).loader, injected)

@@ -120,7 +120,7 @@ def _preview_backwards(
     prepared = None
     if plan.steps:
         prepared = prepare_backwards(connection, plan.steps, plan.use_originals)
-        unrenderable = render_refusals(prepared, from_stored) if from_stored else []
+        unrenderable = render_refusals(prepared.executor.loader, from_stored) if from_stored else []
         refusals += tuple(unrenderable)
         # A state that does not render cannot be checked step by step either; its refusal says why.
         checks = [] if unrenderable else check_steps(connection, prepared)

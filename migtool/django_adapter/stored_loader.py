@@ -132,21 +132,24 @@ def _declared(key: MigrationKey, migration: Any) -> StoredMigration:
     )
 
 
-def render_refusals(prepared: Any, injected: frozenset[MigrationKey]) -> list[Refusal]:
-    """Render the applied history, stored migrations included, as the run will:
+def render_refusals(loader: Any, injected: frozenset[MigrationKey]) -> list[Refusal]:
+    """Render the applied history of ``loader``, stored migrations included, as a rollback will:
     a stored migration whose models do not render with today's code (a field
     class, base or manager it needs is gone or changed) is refused by name.
 
     The state is rendered once before the first stored migration, and each
     later migration re-renders only the models it changes, so an error is
-    raised by the migration that causes it.
+    raised by the migration that causes it.  Re-rendering does not raise for
+    a relation to a model the state lacks (a ``ForeignKey`` to a model of an
+    app without migrations that today's code no longer has): it stays a
+    pending lookup, so after a stored migration leaves one, the state is
+    rendered afresh, which raises Django's own error for it.
     """
-    from django.db.migrations.state import ProjectState
+    from django.db.migrations.state import ProjectState, StateApps
 
     from migtool.django_adapter.plans import full_plan
     from migtool.django_adapter.restore import first_line
 
-    loader = prepared.executor.loader
     state = ProjectState(real_apps=loader.unmigrated_apps)
     for key in full_plan(loader.graph):
         if key not in loader.applied_migrations:
@@ -157,13 +160,15 @@ def render_refusals(prepared: Any, injected: frozenset[MigrationKey]) -> list[Re
             if stored and "apps" not in state.__dict__:
                 _ = state.apps
             migration.mutate_state(state, preserve=False)
+            if stored and any(state.apps._pending_operations.values()):
+                StateApps(state.real_apps, state.models)
         except Exception as exc:  # whatever a field, base or manager raises while rendering
             what = "its stored source is" if stored else "it is"
             return [
                 Refusal(
                     "stored-source-broken",
                     f"{key[0]}.{key[1]}: the project state does not render with today's code once {what} "
-                    f"applied: {first_line(exc)}.",
+                    f"applied: {first_line(exc).rstrip('.')}.",
                     (MigrationKey(*key),),
                 )
             ]

@@ -133,6 +133,8 @@ def rollback_table(preview: RollbackPreview, *, ascii_only: bool) -> Table:
     title = f"Rollback of {preview.database!r} to {plan.release}: {len(plan.steps)} step(s), {mode}" + (
         " (over squashed originals)" if plan.use_originals else ""
     )
+    if plan.steps and not preview.checks:  # the state did not render: a blocker says why
+        title += ", not checked"
     columns: dict[str, Callable[[StepCheck], str]] = {}
     if preview.from_stored:
         title += f", {len(preview.from_stored)} from stored sources"

@@ -267,3 +267,68 @@ def test_failing_stored_reverse_shows_stored_source_in_traceback(make_project: M
     assert failed.code == EXIT_RESTORED and "reverse failed in the stored source" in failed.stderr, failed
     assert "raise RuntimeError('reverse failed in the stored source')" in failed.stderr, failed
     assert ("shop", "0002_boom") in project.db.applied()
+
+
+LEGACY_THING = "from django.db import models\n\n\nclass Thing(models.Model):\n    pass\n"
+THING_FK = "models.ForeignKey('legacy.Thing', models.SET_NULL, null=True, db_constraint=False)"
+THING_CHILD = (
+    "migrations.CreateModel('Special', [('thing_ptr', models.OneToOneField('legacy.Thing', models.CASCADE, "
+    "parent_link=True, auto_created=True, primary_key=True, serialize=False, db_constraint=False))], "
+    "bases=('legacy.thing',))"
+)
+UNRENDERABLE = "shop.0003_thing: the project state does not render with today's code once its stored source is applied"
+
+
+def refused_unrenderable(make_project: MakeProject, operation: str, cause: str, row: str) -> None:
+    """v2's stored shop.0003_thing (``operation``) needs legacy.Thing, a model of an app
+    without migrations (its models come from today's code), which v1 lacks: it imports
+    with v1's code, but the state does not render once it is applied.  ``rollback
+    --dry-run`` and ``--yes`` refuse on one line naming it and ``cause``, and touch nothing."""
+    v1 = {"shop": v1_apps()["shop"]}
+    project = make_project(v1, extra_settings='INSTALLED_APPS += ["legacy"]')
+    (project.root / "legacy").mkdir()
+    (project.root / "legacy" / "__init__.py").write_text("")
+    (project.root / "legacy" / "models.py").write_text("")
+    ok(project.migtool("freeze", "--release", "1.0"))
+    ok(project.migtool("migrate-safe"))
+    v2 = {
+        "shop": {
+            **v1["shop"],
+            "0003_thing": migration(deps=[("shop", "0002_b"), ("legacy", "__first__")], ops=[operation]),
+        }
+    }
+    (project.root / "legacy" / "models.py").write_text(LEGACY_THING)
+    deploy(project, v2)
+    ok(project.migtool("migrate-safe"))
+    project.db.execute(row)
+    (project.root / "legacy" / "models.py").write_text("")
+    deploy(project, v1)
+
+    before = snapshot_db(project)
+    doctor = project.migtool("doctor", "--database", "default", "--format", "json")
+    assert doctor.code == 1, doctor
+    findings = {(f["code"], f["subject"]) for f in json.loads(doctor.stdout)["findings"]}
+    assert ("stored-source-broken", "shop.0003_thing") in findings, doctor
+    for args in (["--dry-run"], ["--yes"]):
+        refused = project.migtool("rollback", "1.0", *args)
+        assert_refused_untouched(project, refused, before)
+        reason = [line for line in refused.stderr.splitlines() if UNRENDERABLE in line]
+        assert len(reason) == 1 and cause in reason[0], refused
+        assert "Traceback" not in refused.stderr, refused
+        assert args == ["--yes"] or ", not checked," in " ".join(refused.stdout.split()), refused
+    assert ("shop", "0003_thing") in project.db.applied()
+
+
+@pytest.mark.backends
+def test_stored_foreign_key_to_a_model_gone_from_the_older_code_is_refused(
+    make_project: MakeProject, backend: str
+) -> None:
+    """Re-rendering leaves the relation pending instead of raising; the refusal must still come."""
+    row = "INSERT INTO shop_item (name, qty, b, thing_id) VALUES ('pen', 3, 7, 1)"
+    refused_unrenderable(make_project, add_field("Item", "thing", THING_FK), "lazy reference to 'legacy.thing'", row)
+
+
+def test_stored_model_whose_base_is_gone_from_the_older_code_is_refused(make_project: MakeProject) -> None:
+    """On SQLite only: rendering raises (the base cannot be resolved), whatever the backend."""
+    row = "INSERT INTO shop_special (thing_ptr_id) VALUES (1)"
+    refused_unrenderable(make_project, THING_CHILD, "InvalidBasesError: Cannot resolve bases", row)
