@@ -54,6 +54,12 @@ class ReleaseExistsError(PlanRefusedError):
     """Freezing would overwrite an existing release file."""
 
 
+class RehearsalRefusedError(PlanRefusedError):
+    """A rehearsal was asked for where it could not be exact: the backend cannot roll
+    back DDL (MySQL/MariaDB), a step cannot run inside a transaction, or there is
+    no database yet.  Nothing ran."""
+
+
 class UnreadableSourceError(PlanRefusedError):
     """A migration of a past release cannot be known without importing it.
 

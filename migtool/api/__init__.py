@@ -24,6 +24,7 @@ from migtool.api.graph import draw_changes, draw_project
 from migtool.api.journal import diagnose_project, run_details, run_history
 from migtool.api.migrate import MigratePreview, execute_migrate, preview_migrate, refuse_if_unsafe
 from migtool.api.project import NOW, Project
+from migtool.api.rehearse import rehearse_migrate, rehearse_rollback
 from migtool.api.releases import (
     FreezeResult,
     ReleaseSummary,
@@ -78,6 +79,8 @@ __all__ = [
     "read_each",
     "refuse_if_blocked",
     "refuse_if_unsafe",
+    "rehearse_migrate",
+    "rehearse_rollback",
     "rollback_sql",
     "run_details",
     "run_history",

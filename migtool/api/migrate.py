@@ -22,7 +22,7 @@ from migtool.errors import (
 )
 
 if TYPE_CHECKING:
-    from migtool.django_adapter.executor import Observer
+    from migtool.django_adapter.executor import Batch, Observer
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,18 @@ class MigratePreview:
     def unsafe(self) -> bool:
         """A failure could leave the batch half-applied for good."""
         return bool(self.undo_blockers) and not self.one_transaction
+
+    def batch(self) -> Batch:
+        """The batch as the executor runs it, with ``post_migrate`` as ``manage.py migrate`` sends it."""
+        from migtool.django_adapter.executor import Batch
+
+        return Batch(
+            steps=self.steps,
+            backwards=False,
+            in_one_transaction=self.one_transaction,
+            use_originals=self.use_originals,
+            signals=True,
+        )
 
 
 def preview_migrate(
@@ -185,20 +197,10 @@ def execute_migrate(
     when they cannot be.
     """
     from migtool.django_adapter.connection import get_connection
-    from migtool.django_adapter.executor import Batch
 
-    connection = get_connection(preview.database)
-
-    batch = Batch(
-        steps=preview.steps,
-        backwards=False,
-        in_one_transaction=preview.one_transaction,
-        use_originals=preview.use_originals,
-        signals=True,
-    )
     return run_journaled(
-        connection,
-        batch,
+        get_connection(preview.database),
+        preview.batch(),
         observer,
         command="migrate-safe",
         release=preview.release,

@@ -23,8 +23,9 @@ from migtool.errors import (
 )
 
 if TYPE_CHECKING:
-    from migtool.django_adapter.executor import Observer
+    from migtool.django_adapter.executor import Batch, Observer
     from migtool.django_adapter.plans import Prepared
+    from migtool.django_adapter.rehearsal import Rehearsal
 
 
 @dataclass(frozen=True)
@@ -59,10 +60,38 @@ class RollbackPreview:
     def blockers(self) -> tuple[str, ...]:
         """Every reason not to run, all at once: plan refusals, stored sources that
         cannot be used, step blockers, drift."""
-        return (
-            tuple(r.message for r in (*self.plan.refusals, *self.stored_refusals))
-            + tuple(f"{c.key}: {b}" for c in self.checks for b in c.blockers)
-            + self.drift
+        return self.plan_blockers + self.step_blockers
+
+    @property
+    def plan_blockers(self) -> tuple[str, ...]:
+        """Reasons not to run the plan at all, which no rehearsal can disprove:
+        refusals of the plan and of stored sources, drift."""
+        return tuple(r.message for r in (*self.plan.refusals, *self.stored_refusals)) + self.drift
+
+    @property
+    def step_blockers(self) -> tuple[str, ...]:
+        """Predictions that a step's revert fails: a passed rehearsal disproves them."""
+        return tuple(f"{c.key}: {b}" for c in self.checks for b in c.blockers)
+
+    def blockers_after(self, rehearsal: Rehearsal | None) -> tuple[str, ...]:
+        """The blockers once a rehearsal (if any) answered: the rehearsal is exact, so a
+        passed one disproves the step blockers, and a failed one is the blocker."""
+        if rehearsal is None:
+            return self.blockers
+        if rehearsal.passed:
+            return self.plan_blockers
+        return (*self.plan_blockers, f"{rehearsal.failed or 'the plan'}: the rehearsal failed: {rehearsal.error}")
+
+    def batch(self) -> Batch:
+        """The plan as the executor runs it."""
+        from migtool.django_adapter.executor import Batch
+
+        return Batch(
+            steps=self.plan.steps,
+            backwards=True,
+            in_one_transaction=self.one_transaction,
+            use_originals=self.plan.use_originals,
+            stale_rows=self.plan.stale_rows,
         )
 
     @property
@@ -86,13 +115,15 @@ def preview_rollback(project: Project, release: str, database: str, *, allow_dri
     return _preview_backwards(project, connection, database, snapshot, allow_drift=allow_drift)
 
 
-def refuse_if_blocked(preview: RollbackPreview) -> None:
-    """Raise ``PlanRefusedError`` listing every blocker, when the preview has any."""
-    if preview.blockers:
+def refuse_if_blocked(preview: RollbackPreview, rehearsal: Rehearsal | None = None) -> None:
+    """Raise ``PlanRefusedError`` listing every blocker, when the preview has any
+    (once ``rehearsal``, if given, answered: see ``blockers_after``)."""
+    blockers = preview.blockers_after(rehearsal)
+    if blockers:
         raise PlanRefusedError(
-            f"Rollback to {preview.plan.release} refused, nothing was touched: " + " | ".join(preview.blockers),
+            f"Rollback to {preview.plan.release} refused, nothing was touched: " + " | ".join(blockers),
             hint="Each blocker names the migration and the cause; fix the data or the migration, then retry.",
-            blockers=list(preview.blockers),
+            blockers=list(blockers),
         )
 
 
@@ -205,15 +236,17 @@ def execute_rollback(
     *,
     command: str = "rollback",
     fleet_run: str | None = None,
+    rehearsal: Rehearsal | None = None,
 ) -> tuple[MigrationKey, ...]:
     """Run a previewed rollback that has no blockers; return the migrations unapplied.
 
-    Call it inside the ``exclusive`` block the preview was made in.  Raises
-    ``ExecutionError`` (restored) or ``RestoreFailedError`` (not restored);
-    the sources of steps re-applied after a failure are stored, and ``warn``
-    hears when they cannot be.
+    A ``rehearsal`` of this preview that passed disproves its step blockers:
+    the plan ran.  Call it inside the ``exclusive`` block the preview was made
+    in.  Raises ``ExecutionError`` (restored) or ``RestoreFailedError`` (not
+    restored); the sources of steps re-applied after a failure are stored, and
+    ``warn`` hears when they cannot be.
     """
-    assert not preview.blockers, "execute_rollback needs a plan without blockers"
+    assert not preview.blockers_after(rehearsal), "execute_rollback needs a plan without blockers"
     return run_rollback(preview, observer, warn, command=command, fleet_run=fleet_run)
 
 
@@ -232,20 +265,11 @@ def run_rollback(
     Refusals of the plan itself and irreversible steps are never run.
     """
     from migtool.django_adapter.connection import get_connection
-    from migtool.django_adapter.executor import Batch
 
     connection = get_connection(preview.database)
-    batch = Batch(
-        steps=preview.plan.steps,
-        backwards=True,
-        in_one_transaction=preview.one_transaction,
-        use_originals=preview.plan.use_originals,
-        stale_rows=preview.plan.stale_rows,
-    )
-
     run_journaled(
         connection,
-        batch,
+        preview.batch(),
         observer,
         command=command,
         release=preview.plan.release,

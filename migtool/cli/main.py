@@ -35,6 +35,7 @@ from migtool.errors import (
     LockHeldError,
     MigtoolError,
     PlanRefusedError,
+    RehearsalRefusedError,
     RestoreFailedError,
 )
 from migtool.render.payloads import error_to_dict
@@ -45,6 +46,7 @@ EXIT_CODES: dict[type[MigtoolError], int] = {
     InputError: 2,
     ConfigurationError: 3,
     PlanRefusedError: 4,
+    RehearsalRefusedError: 4,
     LockHeldError: 5,
     ExecutionError: 6,
     RestoreFailedError: 7,

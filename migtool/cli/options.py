@@ -103,6 +103,24 @@ def database_option(f: F) -> F:
     )(f)
 
 
+def rehearse_options(f: F) -> F:
+    """``--rehearse`` and ``--rehearse-timeout``: run the plan for real in one transaction, then roll it back."""
+    f = click.option(
+        "--rehearse-timeout",
+        type=click.FloatRange(min=0, min_open=True),
+        default=60.0,
+        show_default=True,
+        metavar="SECONDS",
+        help="Stop the rehearsal when it runs longer (on PostgreSQL also its lock and statement timeouts).",
+    )(f)
+    return click.option(
+        "--rehearse",
+        is_flag=True,
+        help="Run the plan for real inside one transaction and roll it back: the exact answer, data migrations "
+        "included (PostgreSQL, and SQLite with atomic steps; exit 4 elsewhere). It takes the run's locks.",
+    )(f)
+
+
 def lock_timeout_option(f: F) -> F:
     return click.option(
         "--lock-timeout",

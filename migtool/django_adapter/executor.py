@@ -12,8 +12,9 @@ plan here in one of two ways:
   the steps already reverted, newest first.
 
 Either way the outcome is verified by re-reading ``django_migrations``, never
-assumed (``restore``).  Django's executor and the migration objects for the
-plan come from ``plans``.
+assumed (``restore``).  A rehearsal (``rehearsal``) is the one-transaction way
+with a rollback at its end instead of the commit.  Django's executor and the
+migration objects for the plan come from ``plans``.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ class Batch:
     ``in_one_transaction`` is decided by the caller from the pre-flight checks
     (transactional DDL and every step atomic).  ``signals`` emits Django's
     ``pre_migrate``/``post_migrate`` once around a forward batch, as
-    ``manage.py migrate`` does (contenttypes, permissions).
+    ``manage.py migrate`` does (contenttypes, permissions).  ``rehearsal`` runs
+    the batch in its one transaction and rolls it back instead of committing.
     """
 
     steps: tuple[MigrationKey, ...]
@@ -60,6 +62,7 @@ class Batch:
     use_originals: bool = False
     stale_rows: tuple[MigrationKey, ...] = ()
     signals: bool = False
+    rehearsal: bool = False
 
     @property
     def verb(self) -> str:
@@ -79,11 +82,11 @@ class _Tracker:
             key = MigrationKey(migration.app_label, migration.name)
             self.observer(StepEvent(self.kinds[0], key, len(self.done) + 1, self.total))
         elif action.endswith("_success") and migration is not None:
+            if self.flush is not None:  # a deferred constraint that fails here fails this step
+                self.flush()
             key = MigrationKey(migration.app_label, migration.name)
             self.done.append(key)
             self.observer(StepEvent(self.kinds[1], key, len(self.done), self.total))
-            if self.flush is not None:
-                self.flush()
 
 
 def run_batch(connection: Any, batch: Batch, observer: Observer, prepared: Prepared | None = None) -> None:
@@ -107,10 +110,13 @@ def run_batch(connection: Any, batch: Batch, observer: Observer, prepared: Prepa
         executor, migrations, states = prepared.executor, prepared.migrations, prepared.states
         executor.progress_callback = tracker
     view = SquashView.of(executor.loader)  # before the run changes what a fresh loader would see
+    assert batch.in_one_transaction or not batch.rehearsal, "a rehearsal is one transaction"
     try:
         if batch.in_one_transaction:
             with _foreign_keys_deferred(connection), transaction.atomic(using=connection.alias):
                 _migrate(executor, migrations, states, batch)
+                if batch.rehearsal:
+                    transaction.set_rollback(True, using=connection.alias)
         else:
             _migrate(executor, migrations, states, batch)
     except Exception as exc:
@@ -122,7 +128,21 @@ def run_batch(connection: Any, batch: Batch, observer: Observer, prepared: Prepa
             undo_tracker = _Tracker(observer, len(tracker.done), ("restore", "restored"))
             compensation_error = compensate(connection, batch, tracker.done, undo_tracker, view)
         verify_restored(reset_connection(connection), before, batch, failed, exc, compensation_error, compensated)
-    _verify_done(connection, batch)
+    if batch.rehearsal:
+        _verify_rolled_back(connection, before)
+    else:
+        _verify_done(connection, batch)
+
+
+def _verify_rolled_back(connection: Any, before: tuple[Any, Any]) -> None:
+    """After a rehearsal's rollback, re-read rows and schema: nothing it ran may remain."""
+    rows, schema = before
+    if set(load_recorded(connection)) != set(rows) or load_schema(connection) != schema:
+        raise RestoreFailedError(
+            "The rehearsal ran and was rolled back, but re-reading the database shows django_migrations "
+            "or the schema changed.",
+            hint="Inspect it with 'migtool status' and 'migtool doctor --database'.",
+        )
 
 
 def _verify_done(connection: Any, batch: Batch) -> None:

@@ -158,6 +158,11 @@ class Prepared:
             migration.mutate_state(state, preserve=False)
         return states
 
+    def forget_states(self) -> None:
+        """Running a plan changes the states it started from (``Migration.unapply``
+        mutates them); after a rehearsal they are rendered again for the real run."""
+        self.__dict__.pop("states", None)
+
 
 def full_plan(graph: Any) -> list[tuple[str, str]]:
     """Every migration of a Django ``MigrationGraph``, in the order of

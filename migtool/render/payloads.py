@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from migtool.core.release_diff import ReleaseDiff
     from migtool.core.status import DatabaseStatus
     from migtool.django_adapter.journal import RunRecord
+    from migtool.django_adapter.rehearsal import Rehearsal
     from migtool.django_adapter.stored_sources import CaptureResult
     from migtool.errors import MigtoolError
 
@@ -157,15 +158,31 @@ def capture_to_dict(result: CaptureResult, database: str) -> dict[str, Any]:
     )
 
 
-def rollback_to_dict(preview: RollbackPreview, *, executed: bool) -> dict[str, Any]:
+def rehearsal_to_dict(rehearsal: Rehearsal | None) -> dict[str, Any] | None:
+    """The ``rehearsal`` object of a report: None when none was asked for."""
+    if rehearsal is None:
+        return None
+    return {
+        "status": rehearsal.status,
+        "steps": rehearsal.steps,
+        "steps_ran": rehearsal.ran,
+        "failed_step": rehearsal.failed,
+        "error": rehearsal.error,
+    }
+
+
+def rollback_to_dict(preview: RollbackPreview, *, executed: bool, rehearsal: Rehearsal | None = None) -> dict[str, Any]:
     plan = preview.plan
+    disproved = rehearsal is not None and rehearsal.passed
     return _wrap(
         "rollback",
         {
             "database": preview.database,
             "release": plan.release,
             "executed": executed,
-            "can_run": not preview.blockers,
+            "can_run": not preview.blockers_after(rehearsal),
+            "rehearsal": rehearsal_to_dict(rehearsal),
+            "disproved_by_rehearsal": list(preview.step_blockers) if disproved else [],
             "one_transaction": preview.one_transaction,
             "over_squashed_originals": plan.use_originals,
             "blockers": list(preview.blockers),
@@ -192,7 +209,9 @@ def rollback_to_dict(preview: RollbackPreview, *, executed: bool) -> dict[str, A
     )
 
 
-def migrate_to_dict(preview: MigratePreview, *, executed: bool, run_id: int | None = None) -> dict[str, Any]:
+def migrate_to_dict(
+    preview: MigratePreview, *, executed: bool, run_id: int | None = None, rehearsal: Rehearsal | None = None
+) -> dict[str, Any]:
     return _wrap(
         "migrate-safe",
         {
@@ -200,6 +219,7 @@ def migrate_to_dict(preview: MigratePreview, *, executed: bool, run_id: int | No
             "release": preview.release,
             "executed": executed,
             "run_id": run_id,
+            "rehearsal": rehearsal_to_dict(rehearsal),
             "one_transaction": preview.one_transaction,
             "unsafe": preview.unsafe,
             "steps": [

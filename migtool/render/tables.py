@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from migtool.core.safety import StepCheck
     from migtool.core.status import DatabaseStatus
     from migtool.django_adapter.journal import RunRecord
+    from migtool.django_adapter.rehearsal import Rehearsal
     from migtool.fleet.outcomes import TargetOutcome
 
 
@@ -252,3 +253,14 @@ def fleet_rows_table(title: str, columns: tuple[str, ...], rows: list[tuple[str,
     for row in rows:
         table.add_row(*row)
     return table
+
+
+def rehearsal_summary(rehearsal: Rehearsal) -> str:
+    """One line on what the rehearsal did, for stderr."""
+    if rehearsal.passed:
+        return (
+            f"Rehearsal passed: all {rehearsal.steps} step(s) ran inside one transaction, "
+            "which was then rolled back; nothing was changed."
+        )
+    where = f"step {rehearsal.ran + 1} of {rehearsal.steps} ({rehearsal.failed})" if rehearsal.failed else "the plan"
+    return f"Rehearsal failed: {where} failed with {rehearsal.error}; it was rolled back, nothing was changed."

@@ -404,3 +404,59 @@ def nested_and_shared_stages() -> list[Apps]:
         },
     }
     return [first, second, third]
+
+
+FILL_NAMES = """
+def fill_names(apps, schema_editor):
+    apps.get_model("shop", "Item").objects.filter(name__isnull=True).update(name="filled")
+"""
+
+
+def filled_by_reverse_shape() -> Apps:
+    """shop.0001_a (release ``ITEM_RELEASE``), 0002_nullable lets Item.name be NULL, and
+    0003_fill is a data migration whose *reverse* fills the NULL names.
+
+    Rolled back, 0003_fill's reverse runs first, so restoring NOT NULL in
+    0002_nullable succeeds over rows that are NULL today.
+    """
+    return shop_after_item(
+        {
+            "0002_nullable": [alter_field("Item", "name", "models.CharField(max_length=10, null=True)")],
+            "0003_fill": ["migrations.RunPython(migrations.RunPython.noop, fill_names)"],
+        },
+        preambles={"0003_fill": FILL_NAMES},
+    )
+
+
+RECORD_LOCKS = """
+import json
+
+
+def record_locks(apps, schema_editor):
+    sql = (
+        "SELECT l.locktype, l.mode, c.relname FROM pg_locks l LEFT JOIN pg_class c ON c.oid = l.relation "
+        "WHERE l.pid = pg_backend_pid() AND l.granted AND l.locktype = 'relation'"
+    )
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(sql)
+        rows = sorted({(mode, name or "(dropped)") for _, mode, name in cursor.fetchall()})
+    with open("locks.json", "w") as out:
+        json.dump(rows, out)
+"""
+
+
+def lock_probe_shape() -> Apps:
+    """shop.0001_a (release ``ITEM_RELEASE``); 0002_probe, whose reverse writes the relation
+    locks its transaction holds to ``locks.json`` (PostgreSQL); then the reverts whose locks
+    matter: 0003_name widens name (reverted: a type change), 0004_price adds a column,
+    0005_cat creates a table.  0002_probe's reverse runs last, holding every lock the
+    rollback took."""
+    return shop_after_item(
+        {
+            "0002_probe": ["migrations.RunPython(migrations.RunPython.noop, record_locks)"],
+            "0003_name": [alter_field("Item", "name", "models.CharField(max_length=20)")],
+            "0004_price": [add_field("Item", "price", "models.IntegerField(null=True)")],
+            "0005_cat": [CAT],
+        },
+        preambles={"0002_probe": RECORD_LOCKS},
+    )

@@ -11,11 +11,12 @@ from migtool.cli.options import (
     format_option,
     lock_timeout_option,
     project_options,
+    rehearse_options,
 )
 from migtool.errors import InputError
 from migtool.fleet.runner import Policy
 from migtool.render.payloads import migrate_to_dict
-from migtool.render.tables import migrate_table
+from migtool.render.tables import migrate_table, rehearsal_summary
 
 
 @click.command("migrate-safe")
@@ -43,6 +44,7 @@ from migtool.render.tables import migrate_table
     is_flag=True,
     help="Accepted for manage.py compatibility; migrate-safe never prompts.",
 )
+@rehearse_options
 @lock_timeout_option
 @fleet_run_options
 @format_option
@@ -60,6 +62,8 @@ def migrate_safe(
     show_plan: bool,
     require_reversible: bool,
     no_input: bool,
+    rehearse: bool,
+    rehearse_timeout: float,
     lock_timeout: float,
     jobs: int,
     canary: int,
@@ -78,6 +82,7 @@ def migrate_safe(
       migtool migrate-safe shop 0004
       migtool migrate-safe --release 2.0.4 --require-reversible
       migtool migrate-safe --all-databases --jobs 4 --on-failure rollback
+      migtool migrate-safe --plan --rehearse     apply in a transaction, roll back
 
     With several targets (--database repeated, --all-databases, --fleet) it
     runs per target, canaries first; see 'migtool fleet --help'.
@@ -87,8 +92,12 @@ def migrate_safe(
             "Give either APP_LABEL [MIGRATION_NAME] or --release, not both.",
             hint="'migtool migrate-safe shop 0004' migrates an app; 'migtool migrate-safe --release 2.0.4' a release.",
         )
+    if rehearse and not show_plan:
+        raise click.UsageError("--rehearse goes with --plan: the batch itself is already all-or-nothing.")
     selection = Selection(databases, all_databases, fleet, app.schemas)
     if selection.is_fleet:
+        if rehearse:
+            raise click.UsageError("--rehearse takes one database.")
         if app_label:
             raise click.UsageError("A fleet migrates whole projects (or --release); APP_LABEL takes one database.")
         order = api.FleetOrder(
@@ -113,6 +122,7 @@ def migrate_safe(
             release=release,
             show_plan=show_plan,
             require_reversible=require_reversible,
+            rehearse_timeout=rehearse_timeout if rehearse else None,
         )
 
 
@@ -126,8 +136,9 @@ def _migrate_safe(
     release: str | None,
     show_plan: bool,
     require_reversible: bool,
+    rehearse_timeout: float | None = None,
 ) -> None:
-    """Plan, check and run, while the command holds the database lock."""
+    """Plan, check (or rehearse) and run, while the command holds the database lock."""
     preview = api.preview_migrate(
         project, database, app_label=app_label, migration=migration_name, release=release, create=not show_plan
     )
@@ -135,8 +146,14 @@ def _migrate_safe(
         app.emit(migrate_to_dict(preview, executed=False), None)
         app.say(f"Nothing to migrate on {database!r}.")
         return
+    rehearsal = None
+    if rehearse_timeout is not None:
+        rehearsal = api.rehearse_migrate(preview, rehearse_timeout, app.progress("rehearsing"))
     if show_plan or not app.json:
-        app.emit(migrate_to_dict(preview, executed=False), migrate_table(preview, ascii_only=app.ascii_only))
+        payload = migrate_to_dict(preview, executed=False, rehearsal=rehearsal)
+        app.emit(payload, migrate_table(preview, ascii_only=app.ascii_only))
+    if rehearsal is not None:
+        app.say(rehearsal_summary(rehearsal))
     if preview.unsafe:
         app.say(
             f"Warning: {database!r} cannot run this batch as one transaction, and these steps could not be "
@@ -147,6 +164,8 @@ def _migrate_safe(
         if require_reversible:
             api.refuse_if_unsafe(preview)
     if show_plan:
+        if rehearsal is not None and not rehearsal.passed:
+            click.get_current_context().exit(4)
         return
     run_id = api.execute_migrate(project, preview, app.progress("applying"), app.warn)
     if app.json:

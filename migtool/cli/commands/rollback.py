@@ -13,11 +13,12 @@ from migtool.cli.options import (
     format_option,
     lock_timeout_option,
     project_options,
+    rehearse_options,
 )
 from migtool.errors import InputError, PlanRefusedError
 from migtool.fleet.runner import Policy
 from migtool.render.payloads import rollback_to_dict
-from migtool.render.tables import rollback_table
+from migtool.render.tables import rehearsal_summary, rollback_table
 
 
 @click.command("rollback")
@@ -37,6 +38,7 @@ from migtool.render.tables import rollback_table
     help="Roll back even if a migration in the plan was edited after a "
     "release froze it (its revert then runs code that never ran forwards).",
 )
+@rehearse_options
 @lock_timeout_option
 @fleet_run_options
 @format_option
@@ -54,6 +56,8 @@ def rollback(
     sql: bool,
     yes: bool,
     allow_drift: bool,
+    rehearse: bool,
+    rehearse_timeout: float,
     lock_timeout: float,
     jobs: int,
     canary: int,
@@ -71,6 +75,11 @@ def rollback(
       migtool rollback 2.0.3 --dry-run     can we roll back?
       migtool rollback 2.0.3 --yes         do it
       migtool rollback --last --yes        undo the last migrate-safe run
+      migtool rollback 2.0.3 --dry-run --rehearse   run it in a transaction, roll back
+
+    With --rehearse the plan runs for real inside one transaction that is then
+    rolled back; its answer replaces the predictions of the checks (a passed
+    rehearsal overrides their blockers). Without --dry-run the rollback then runs.
     """
     if (release is None) == (not last):
         raise InputError(
@@ -78,8 +87,12 @@ def rollback(
             hint="'migtool rollback 2.0.3' goes back to a release; 'migtool rollback --last' undoes "
             "the last migrate-safe run.",
         )
+    if rehearse and sql:
+        raise click.UsageError("--rehearse runs the plan; --sql only prints it. Give one of them.")
     selection = Selection(databases, all_databases, fleet, app.schemas)
     if selection.is_fleet:
+        if rehearse:
+            raise click.UsageError("--rehearse takes one database.")
         if sql or not (yes or dry_run):
             raise click.UsageError("A fleet rollback runs with --yes (or --dry-run); --sql takes one database.")
         if on_failure == "rollback":
@@ -93,7 +106,17 @@ def rollback(
     database = selection.single
     project = app.project()
     with api.exclusive(project, database, lock_timeout):
-        _rollback(app, project, release, database=database, dry_run=dry_run, sql=sql, yes=yes, allow_drift=allow_drift)
+        _rollback(
+            app,
+            project,
+            release,
+            database=database,
+            dry_run=dry_run,
+            sql=sql,
+            yes=yes,
+            allow_drift=allow_drift,
+            rehearse_timeout=rehearse_timeout if rehearse else None,
+        )
 
 
 def _rollback(
@@ -106,8 +129,9 @@ def _rollback(
     sql: bool,
     yes: bool,
     allow_drift: bool,
+    rehearse_timeout: float | None,
 ) -> None:
-    """Plan, check, confirm and run, while the command holds the database lock."""
+    """Plan, check (and rehearse), confirm and run, while the command holds the database lock."""
     if release is not None:
         preview = api.preview_rollback(project, release, database, allow_drift=allow_drift)
     else:
@@ -123,15 +147,24 @@ def _rollback(
         app.emit(rollback_to_dict(preview, executed=False), None)
         app.say(f"Nothing to roll back: database {database!r} has nothing applied outside {target}.")
         return
+    rehearsal = None
+    if rehearse_timeout is not None and not preview.plan_blockers:  # plan blockers stand whatever runs
+        rehearsal = api.rehearse_rollback(preview, rehearse_timeout, app.progress("rehearsing"))
     if dry_run or not app.json:
-        app.emit(rollback_to_dict(preview, executed=False), rollback_table(preview, ascii_only=app.ascii_only))
+        payload = rollback_to_dict(preview, executed=False, rehearsal=rehearsal)
+        app.emit(payload, rollback_table(preview, ascii_only=app.ascii_only))
+    if rehearsal is not None:
+        app.say(rehearsal_summary(rehearsal))
+        if rehearsal.passed and preview.step_blockers:
+            app.say(f"It disproves {len(preview.step_blockers)} blocker(s) the checks predicted from today's data.")
+    blockers = preview.blockers_after(rehearsal)
     if dry_run:
-        if preview.blockers:
-            _print_blockers(app, preview)
+        if blockers:
+            _print_blockers(app, blockers)
             click.get_current_context().exit(4)
         app.say(f"Dry run: the rollback to {target} can run ({len(preview.plan.steps)} steps); nothing was changed.")
         return
-    api.refuse_if_blocked(preview)
+    api.refuse_if_blocked(preview, rehearsal)
     _confirm(app, preview, yes)
     unapplied = api.execute_rollback(
         project,
@@ -139,15 +172,16 @@ def _rollback(
         app.progress("unapplying"),
         app.warn,
         command="rollback" if release else "rollback --last",
+        rehearsal=rehearsal,
     )
     if app.json:
-        app.emit(rollback_to_dict(preview, executed=True), None)
+        app.emit(rollback_to_dict(preview, executed=True, rehearsal=rehearsal), None)
     app.say(f"Rolled back {database!r} to {target}: unapplied {len(unapplied)} migration(s).")
 
 
-def _print_blockers(app: AppContext, preview: api.RollbackPreview) -> None:
-    app.say(f"The rollback would be refused ({len(preview.blockers)} blocker(s)):")
-    for blocker in preview.blockers:
+def _print_blockers(app: AppContext, blockers: tuple[str, ...]) -> None:
+    app.say(f"The rollback would be refused ({len(blockers)} blocker(s)):")
+    for blocker in blockers:
         app.say(f"  ! {blocker}")
 
 
