@@ -332,3 +332,35 @@ def test_stored_model_whose_base_is_gone_from_the_older_code_is_refused(make_pro
     """On SQLite only: rendering raises (the base cannot be resolved), whatever the backend."""
     row = "INSERT INTO shop_special (thing_ptr_id) VALUES (1)"
     refused_unrenderable(make_project, THING_CHILD, "InvalidBasesError: Cannot resolve bases", row)
+
+
+def test_a_step_whose_file_differs_from_its_stored_source_is_drift(make_project: MakeProject) -> None:
+    """On SQLite only (the rule does not depend on the backend): migrate-safe applied and stored
+    shop.0002_b, then its file changed.  No release froze it, so only the stored source shows
+    that reverting the file would run code that never ran forwards: refused until --allow-drift."""
+    project = make_project({"shop": linear("shop", {"0001_a": [ITEM]})})
+    ok(project.migtool("freeze", "--release", "1.0"))
+    project.write_migration(
+        "shop", "0002_b", migration(deps=[("shop", "0001_a")], ops=[add_field("Item", "b", NULL_INT)])
+    )
+    ok(project.migtool("migrate-safe"))
+    project.write_migration("shop", "0002_b", project.apps["shop"]["0002_b"] + "# edited\n")
+
+    before = snapshot_db(project)
+    refused = project.migtool("rollback", "1.0", "--yes")
+    assert_refused_untouched(project, refused, before, "shop.0002_b", "differs from the source stored", "--allow-drift")
+    ok(project.migtool("rollback", "1.0", "--yes", "--allow-drift"))
+    assert ("shop", "0002_b") not in project.db.applied() and "b" not in project.db.columns("shop_item")
+
+
+@pytest.mark.backends
+def test_a_failure_to_store_sources_is_a_warning_and_the_run_stands(make_project: MakeProject, backend: str) -> None:
+    """A table named migtool_source that is not migtool's: storing the sources fails, and the
+    migrate-safe run still succeeds, its rows and schema kept, with a warning saying what to do."""
+    project = make_project({"shop": linear("shop", {"0001_a": [ITEM]})})
+    project.db.execute("CREATE TABLE migtool_source (id integer)")
+    applied = project.migtool("migrate-safe")
+    ok(applied)
+    assert "could not be stored in the database" in applied.stderr and "'migtool capture'" in applied.stderr, applied
+    assert ("shop", "0001_a") in project.db.applied() and "qty" in project.db.columns("shop_item")
+    assert project.db.rows("SELECT COUNT(*) FROM migtool_source") == [(0,)]
