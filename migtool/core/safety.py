@@ -34,3 +34,8 @@ class StepCheck:
     @property
     def reversible(self) -> bool:
         return not self.blockers
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 row``, ``2 rows``: how blockers and data loss count what they found."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

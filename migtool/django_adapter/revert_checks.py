@@ -25,25 +25,24 @@ from django.db.migrations.operations import (
     RunSQL,
     SeparateDatabaseAndState,
 )
-from django.db.models import UniqueConstraint
 
+from migtool.core.safety import plural
+from migtool.django_adapter.backend_facts import facts, implicit_default_refused
+from migtool.django_adapter.constraint_checks import constraint_restored, restores_foreign_key
 from migtool.django_adapter.data_probe import Revert
+from migtool.django_adapter.dependent_views import views_reading
+from migtool.django_adapter.narrowing_checks import (
+    INTEGER_TYPES,
+    restores_date,
+    restores_decimal_digits,
+    restores_integer_range,
+)
 from migtool.django_adapter.operation_facts import (
     callable_name,
     irreversibility,
     sql_snippet,
 )
 
-_INTEGER_TYPES = frozenset(
-    {
-        "IntegerField",
-        "BigIntegerField",
-        "SmallIntegerField",
-        "PositiveIntegerField",
-        "PositiveBigIntegerField",
-        "PositiveSmallIntegerField",
-    }
-)
 _TEXT_TYPES = frozenset({"CharField", "TextField", "SlugField"})
 # "Is not a whole number", per backend; SQLite keeps such text in an INTEGER column.
 _NOT_INTEGER_SQL = {"postgresql": "{col} !~ %s", "mysql": "{col} NOT REGEXP %s"}
@@ -108,11 +107,12 @@ def _add_field(revert: Revert) -> str:
         return f"revert: {revert.operation.describe()} (no column)"
     quoted = revert.probe.quote(added.column)
     filled = revert.rows(table, f"{quoted} IS NOT NULL", [added.column])
-    held = "count unknown" if filled is None else f"{_plural(filled, 'row')} with a non-NULL value"
+    held = "count unknown" if filled is None else f"{plural(filled, 'row')} with a non-NULL value"
     if filled and added.get_internal_type() in _TEXT_TYPES:
         written = revert.rows(table, f"{quoted} IS NOT NULL AND {quoted} <> ''", [added.column])
-        held = f"{_plural(filled, 'row')} (all empty)" if written == 0 else held
+        held = f"{plural(filled, 'row')} (all empty)" if written == 0 else held
     revert.data_loss.append(f"drops column {table}.{added.column} ({held})")
+    views_reading(revert, table, added.column)
     return f"drop column {table}.{added.column}"
 
 
@@ -131,12 +131,18 @@ def _remove_field(revert: Revert) -> str:
     if removed.null or not _needs_fill(revert.connection, removed):
         contents = "comes back empty" if removed.null else "comes back holding its default"
         return f"re-add column {where} ({contents})"
-    if revert.connection.vendor == "mysql" and _mysql_fills(removed):
-        return f"re-add column {where} (comes back holding MySQL's implicit default, such as 0 or '')"
+    known = facts(revert.connection)
+    implicit = bool(known and known.implicit_not_null_default)  # MariaDB/MySQL fill the rows themselves
+    refused = implicit_default_refused(revert.connection, removed) if implicit else None
+    if implicit and refused is None:
+        zero = "a zero date" if removed.get_internal_type() in {"DateField", "DateTimeField"} else "0 or ''"
+        return f"re-add column {where} (comes back holding MySQL's implicit default, such as {zero})"
     rows = revert.rows(table)
     if rows:
+        why = f": {refused}" if refused else ""
         revert.blockers.append(
-            f"Reverting re-adds {where} as NOT NULL without a default, but {table} has {_plural(rows, 'row')} to fill."
+            f"Reverting re-adds {where} as NOT NULL without a default, but {table} has {plural(rows, 'row')} "
+            f"to fill{why}."
         )
     return f"re-add column {where} (comes back empty)"
 
@@ -155,7 +161,16 @@ def _alter_field(revert: Revert) -> str:
     table = current_model._meta.db_table
     restored_parts = [
         part
-        for check in (_restores_not_null, _restores_max_length, _restores_unique, _restores_type)
+        for check in (
+            _restores_not_null,
+            _restores_max_length,
+            _restores_unique,
+            _restores_type,
+            restores_integer_range,
+            restores_decimal_digits,
+            restores_date,
+            restores_foreign_key,
+        )
         if (part := check(revert, table, now, back))
     ]
     where = f"{table}.{now.column}"
@@ -170,10 +185,10 @@ def _restores_not_null(revert: Revert, table: str, now: Any, back: Any) -> str |
     column = now.column
     nulls = revert.rows(table, f"{revert.probe.quote(column)} IS NULL", [column])
     if nulls and _fills_nulls(revert.connection, back):
-        revert.notes.append(f"{_plural(nulls, 'NULL value')} will be set to the default")
+        revert.notes.append(f"{plural(nulls, 'NULL value')} will be set to the default")
     elif nulls:
         revert.blockers.append(
-            f"Reverting restores NOT NULL on {table}.{column}, but the column is NULL in {_plural(nulls, 'row')}."
+            f"Reverting restores NOT NULL on {table}.{column}, but the column is NULL in {plural(nulls, 'row')}."
         )
     return "NOT NULL"
 
@@ -193,11 +208,11 @@ def _restores_max_length(revert: Revert, table: str, now: Any, back: Any) -> str
     sql = f"SELECT COUNT(*) FROM {quote(table)} WHERE {length}({quote(column)}) > %s"
     longer = revert.count(f"lengths in {table}.{column}", table, [column], sql, [limit])
     if longer and revert.connection.vendor == "sqlite":
-        revert.notes.append(f"SQLite does not enforce max_length; {_plural(longer, 'value')} longer than {limit} kept")
+        revert.notes.append(f"SQLite does not enforce max_length; {plural(longer, 'value')} longer than {limit} kept")
     elif longer:
         revert.blockers.append(
             f"Reverting shrinks {table}.{column} back to max_length {limit}, "
-            f"but the column holds {_plural(longer, 'value')} longer than {limit} characters."
+            f"but the column holds {plural(longer, 'value')} longer than {limit} characters."
         )
     return f"max_length {limit}"
 
@@ -209,7 +224,7 @@ def _restores_unique(revert: Revert, table: str, now: Any, back: Any) -> str | N
     if duplicated:
         revert.blockers.append(
             f"Reverting restores UNIQUE on {table}.{now.column}, "
-            f"but the column has {_plural(duplicated, 'duplicated value')}."
+            f"but the column has {plural(duplicated, 'duplicated value')}."
         )
     return "UNIQUE"
 
@@ -220,7 +235,7 @@ def _restores_type(revert: Revert, table: str, now: Any, back: Any) -> str | Non
         return None
     db_type = back.db_type(revert.connection)
     condition = _NOT_INTEGER_SQL.get(revert.connection.vendor)
-    narrowing = back.get_internal_type() in _INTEGER_TYPES and now.get_internal_type() in _TEXT_TYPES
+    narrowing = back.get_internal_type() in INTEGER_TYPES and now.get_internal_type() in _TEXT_TYPES
     if narrowing and condition:
         column = now.column
         quote = revert.probe.quote
@@ -229,7 +244,7 @@ def _restores_type(revert: Revert, table: str, now: Any, back: Any) -> str | Non
         if bad:
             revert.blockers.append(
                 f"Reverting turns {table}.{column} back into {db_type}, "
-                f"but the column holds {_plural(bad, 'non-integer value')}."
+                f"but the column holds {plural(bad, 'non-integer value')}."
             )
     return f"type {db_type}"
 
@@ -253,7 +268,7 @@ def _alter_unique_together(revert: Revert) -> str:
         if duplicated:
             revert.blockers.append(
                 f"Reverting restores unique_together ({', '.join(names)}) on {table}, "
-                f"but {_plural(duplicated, 'combination')} of ({', '.join(columns)}) "
+                f"but {plural(duplicated, 'combination')} of ({', '.join(columns)}) "
                 "occur in more than one row."
             )
     if back:
@@ -268,21 +283,7 @@ def _remove_constraint(revert: Revert) -> str:
         return revert.skipped()
     table = revert.model(revert.current, operation.model_name)._meta.db_table
     constraint = revert.model_state(revert.restored, operation.model_name_lower).get_constraint_by_name(operation.name)
-    if not isinstance(constraint, UniqueConstraint):
-        revert.notes.append("existing rows not checked against it")
-    elif not constraint.fields or constraint.condition is not None:
-        revert.notes.append("conditional or expression constraint: existing rows not checked")
-    else:
-        current_model = revert.model(revert.current, operation.model_name)
-        columns = [current_model._meta.get_field(n).column for n in constraint.fields]
-        nulls_distinct = getattr(constraint, "nulls_distinct", None) is not False  # Django 5.0+
-        duplicated = revert.duplicates(table, columns, nulls_distinct)
-        if duplicated:
-            revert.blockers.append(
-                f"Reverting re-adds unique constraint {operation.name} on {table}, "
-                f"but {_plural(duplicated, 'combination')} of ({', '.join(columns)}) "
-                "occur in more than one row."
-            )
+    constraint_restored(revert, restored_model, constraint)
     return f"re-add constraint {operation.name} on {table}"
 
 
@@ -359,16 +360,6 @@ def _needs_fill(connection: Any, field: Any) -> bool:
     )
 
 
-def _mysql_fills(field: Any) -> bool:
-    """MySQL/MariaDB give existing rows of a new NOT NULL column the type's implicit default.
-
-    ``ADD COLUMN n integer NOT NULL`` fills 0 (or '') even in strict mode,
-    instead of failing.  Not for foreign keys (adding the constraint then fails
-    on the 0s) nor dates (a zero date, refused under NO_ZERO_DATE).
-    """
-    return field.remote_field is None and field.get_internal_type() not in {"DateField", "DateTimeField"}
-
-
 def _fills_nulls(connection: Any, field: Any) -> bool:
     """Whether restoring NOT NULL on ``field`` rewrites NULLs instead of failing.
 
@@ -382,9 +373,5 @@ def _fills_nulls(connection: Any, field: Any) -> bool:
     return default is not None and (field.has_default() or connection.vendor == "sqlite")
 
 
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
-
-
 def _rows_text(count: int | None) -> str:
-    return "row count unknown" if count is None else _plural(count, "row")
+    return "row count unknown" if count is None else plural(count, "row")

@@ -1,0 +1,109 @@
+"""What each database really does when a revert tightens a column: measured, not assumed.
+
+The pre-flight predicts whether Django's revert will fail.  Django's schema
+editor sends much the same ``ALTER TABLE`` everywhere, but the databases
+disagree about existing rows: SQLite keeps a too-large number, PostgreSQL
+refuses it, MariaDB refuses it only in strict mode.  Those differences live in
+``FACTS``, one entry per backend (``connection.vendor``), and nowhere else.
+Every fact was measured on SQLite 3.40, PostgreSQL 15 and MariaDB 10.11 with
+Django's default connection settings, and ``tests/integration/
+test_preflight_matrix.py`` re-measures each one against Django's real revert.
+What Django itself decides (which constraints it creates on a backend, whether
+it drops columns with ``CASCADE``) is read from Django, not stored here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+# Only in strict mode does MariaDB/MySQL refuse a value instead of clipping or zeroing it.
+_STRICT_MODES = frozenset({"STRICT_TRANS_TABLES", "STRICT_ALL_TABLES"})
+_DATE_TYPES = frozenset({"DateField", "DateTimeField"})
+
+
+@dataclass(frozen=True)
+class BackendFacts:
+    """How one backend treats existing rows when a revert narrows or re-adds a column.
+
+    ``range_checked``/``digits_checked``: an ``ALTER`` to a narrower integer
+    type, or to fewer ``DecimalField`` digits, fails over values that no
+    longer fit ("always", "strict": only in strict ``sql_mode``, "never": the
+    values are kept as they are).  ``implicit_not_null_default``: a NOT NULL
+    column added without a default gives existing rows the type's zero value
+    instead of failing.  ``dependent_views``: what dropping a column or table
+    that a view reads does to the view, when Django's SQL has no ``CASCADE``.
+    ``time_of_day``: SQL true where a datetime value has a time of day;
+    ``date_keeps_time``: turning the column back into a date keeps that text
+    (SQLite's table copy) instead of dropping the time.
+    """
+
+    range_checked: str
+    digits_checked: str
+    implicit_not_null_default: bool
+    dependent_views: str
+    time_of_day: str
+    date_keeps_time: bool
+
+
+FACTS: dict[str, BackendFacts] = {
+    "sqlite": BackendFacts(
+        # Positive*Field's CHECK (col >= 0) is enforced; widths are not (ops.integer_field_range says so).
+        range_checked="always",
+        digits_checked="never",  # NUMERIC affinity: 12345.67 stays in a decimal(5, 2) column
+        implicit_not_null_default=False,  # "Cannot add a NOT NULL column with default value NULL"
+        dependent_views="refused",  # "error in view v after drop column: no such column"
+        time_of_day="strftime('%H:%M:%f', {col}) <> '00:00:00.000'",
+        date_keeps_time=True,  # the table copy moves '2024-01-01 10:00:00' into the date column as it is
+    ),
+    "postgresql": BackendFacts(
+        range_checked="always",  # "integer out of range"
+        digits_checked="always",  # "numeric field overflow"; extra decimal places are rounded
+        implicit_not_null_default=False,  # "column ... contains null values"
+        dependent_views="refused",  # "cannot drop column ... because other objects depend on it"
+        time_of_day="CAST({col} AS time) <> '00:00:00'",
+        date_keeps_time=False,  # USING col::date, in the connection's time zone (UTC under USE_TZ)
+    ),
+    "mysql": BackendFacts(
+        range_checked="strict",  # 1264 "Out of range value"; clipped outside strict mode
+        digits_checked="strict",  # 1264 after rounding; extra decimal places only give Note 1265
+        implicit_not_null_default=True,  # 0, '', '0000-00-00'; see zero_date_refused
+        dependent_views="left invalid",  # the view stays, and fails when read (1356)
+        time_of_day="CAST({col} AS time) <> '00:00:00'",
+        date_keeps_time=False,  # truncated with Note 1265, even in strict mode
+    ),
+}
+
+
+def facts(connection: Any) -> BackendFacts | None:
+    """The measured facts for ``connection``'s backend; None for a backend nobody measured."""
+    return FACTS.get(connection.vendor)
+
+
+def refuses(connection: Any, when: str) -> bool:
+    """Whether a fact that holds ``when`` ("always", "strict", "never") holds on ``connection`` now."""
+    if when == "strict":
+        return bool(_sql_mode(connection) & _STRICT_MODES)
+    return when == "always"
+
+
+def implicit_default_refused(connection: Any, field: Any) -> str | None:
+    """Why re-adding NOT NULL ``field`` without a default fails over rows despite the
+    implicit default, or None when the implicit default fills them.
+
+    Only where ``implicit_not_null_default`` holds.  A foreign key gets 0, which
+    references no row, so adding its constraint fails (1452).  A date gets
+    '0000-00-00', refused only when ``sql_mode`` has NO_ZERO_DATE and a strict
+    mode (1292); MariaDB's default ``sql_mode`` has no NO_ZERO_DATE.
+    """
+    if field.remote_field is not None:
+        return "the implicit default 0 references no row"
+    zero_dates_refused = "NO_ZERO_DATE" in _sql_mode(connection) and refuses(connection, "strict")
+    if field.get_internal_type() in _DATE_TYPES and zero_dates_refused:
+        return "the implicit zero date is refused under NO_ZERO_DATE"
+    return None
+
+
+def _sql_mode(connection: Any) -> set[str]:
+    """The connection's ``sql_mode`` (MariaDB/MySQL; Django reads it once per connection)."""
+    return set(getattr(connection, "sql_mode", None) or ())
