@@ -31,8 +31,10 @@ class BackendFacts:
     longer fit ("always", "strict": only in strict ``sql_mode``, "never": the
     values are kept as they are).  ``implicit_not_null_default``: a NOT NULL
     column added without a default gives existing rows the type's zero value
-    instead of failing.  ``dependent_views``: what dropping a column or table
-    that a view reads does to the view, when Django's SQL has no ``CASCADE``.
+    instead of failing.  ``views_on_dropped_column``/``views_on_dropped_table``:
+    what dropping a column or table that a view reads does, when Django's SQL
+    has no ``CASCADE`` ("refused", or "left invalid": the view stays and fails
+    when read); ``broken_view_effect``: what such a view does to later steps.
     ``time_of_day``: SQL true where a datetime value has a time of day;
     ``date_keeps_time``: turning the column back into a date keeps that text
     (SQLite's table copy) instead of dropping the time.
@@ -41,7 +43,9 @@ class BackendFacts:
     range_checked: str
     digits_checked: str
     implicit_not_null_default: bool
-    dependent_views: str
+    views_on_dropped_column: str
+    views_on_dropped_table: str
+    broken_view_effect: str
     time_of_day: str
     date_keeps_time: bool
 
@@ -52,7 +56,10 @@ FACTS: dict[str, BackendFacts] = {
         range_checked="always",
         digits_checked="never",  # NUMERIC affinity: 12345.67 stays in a decimal(5, 2) column
         implicit_not_null_default=False,  # "Cannot add a NOT NULL column with default value NULL"
-        dependent_views="refused",  # "error in view v after drop column: no such column"
+        views_on_dropped_column="refused",  # "error in view v after drop column: no such column"
+        views_on_dropped_table="left invalid",
+        # ALTER TABLE ... RENAME re-parses every view: "error in view v: no such table".
+        broken_view_effect="SQLite then refuses every later table rebuild until the view is dropped",
         time_of_day="strftime('%H:%M:%f', {col}) <> '00:00:00.000'",
         date_keeps_time=True,  # the table copy moves '2024-01-01 10:00:00' into the date column as it is
     ),
@@ -60,7 +67,9 @@ FACTS: dict[str, BackendFacts] = {
         range_checked="always",  # "integer out of range"
         digits_checked="always",  # "numeric field overflow"; extra decimal places are rounded
         implicit_not_null_default=False,  # "column ... contains null values"
-        dependent_views="refused",  # "cannot drop column ... because other objects depend on it"
+        views_on_dropped_column="refused",  # "cannot drop column ... because other objects depend on it"
+        views_on_dropped_table="refused",  # never reached: Django drops tables with CASCADE
+        broken_view_effect="",
         time_of_day="CAST({col} AS time) <> '00:00:00'",
         date_keeps_time=False,  # USING col::date, in the connection's time zone (UTC under USE_TZ)
     ),
@@ -68,7 +77,9 @@ FACTS: dict[str, BackendFacts] = {
         range_checked="strict",  # 1264 "Out of range value"; clipped outside strict mode
         digits_checked="strict",  # 1264 after rounding; extra decimal places only give Note 1265
         implicit_not_null_default=True,  # 0, '', '0000-00-00'; see zero_date_refused
-        dependent_views="left invalid",  # the view stays, and fails when read (1356)
+        views_on_dropped_column="left invalid",  # the view stays, and fails when read (1356)
+        views_on_dropped_table="left invalid",
+        broken_view_effect="",
         time_of_day="CAST({col} AS time) <> '00:00:00'",
         date_keeps_time=False,  # truncated with Note 1265, even in strict mode
     ),

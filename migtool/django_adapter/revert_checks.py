@@ -83,6 +83,7 @@ def _create_model(revert: Revert) -> str:
     tables += [t for t in map(_m2m_table, model._meta.local_many_to_many) if t]
     for table in tables:
         revert.data_loss.append(f"drops table {table} ({_rows_text(revert.rows(table))})")
+        views_reading(revert, table)
     return f"drop table {', '.join(tables)}"
 
 

@@ -1,0 +1,165 @@
+"""The prediction matrix: the pre-flight says "passes" exactly when Django's real revert succeeds.
+
+For every cell of ``preflight_matrix.CELLS``, on every backend, in a passing
+and a failing state, ``migtool rollback --dry-run`` predicts the revert of the
+cell's ``0002_step`` and then Django itself reverts it (``migrate APP
+0001_initial``).  No false blocker, no missed failure, and both agree with
+what the table says the database does.
+
+One project and database per backend holds every cell (one app each, so the
+reverts are independent): migrate forward once, write every cell's passing
+rows, one dry run, every real revert; migrate forward again, write the failing
+rows, one dry run, every real revert.  The outcomes are computed once per
+backend and each parametrized test reads its own cell.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from preflight_matrix import CELLS, DJANGO, PASSES, Cell, readme_table
+from projects import Project, ProjectFactory, migration
+
+STATES = ("passing", "failing")
+INITIAL, STEP = "0001_initial", "0002_step"
+
+# Reverts each app named on the command line with Django's own migrate command.
+REVERT_DRIVER = """\
+import json
+import sys
+
+import django
+
+django.setup()
+
+from django.core.management import call_command
+from django.db import connections
+
+errors = {}
+for app in sys.argv[1:]:
+    try:
+        call_command("migrate", app, "0001_initial", verbosity=0)
+        errors[app] = None
+    except Exception as exc:
+        errors[app] = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        # SQLite's failed foreign-key check leaves the wrapper inside a transaction
+        # block even once closed: go on with a fresh one, as `migrate` would.
+        connections["default"].close()
+        connections["default"] = connections.create_connection("default")
+print(json.dumps(errors))
+"""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the pre-flight said about one cell's step, and what Django's revert then did."""
+
+    blockers: list[str]
+    reported: str  # blockers, data loss and effects, for the names and counts
+    django_error: str | None
+
+
+def cells_for_this_django() -> list[Cell]:
+    return [cell for cell in CELLS if cell.since_django <= DJANGO]
+
+
+def build_project(factory: ProjectFactory) -> Project:
+    """Every cell's app at 0001, frozen as release ``base``, then every 0002 written and applied."""
+    cells = cells_for_this_django()
+    apps = {cell.app: {INITIAL: migration(ops=cell.models, initial=True, preamble=cell.preamble)} for cell in cells}
+    project = factory(apps)
+    frozen = project.migtool("freeze", "--release", "base")
+    assert frozen.ok, frozen
+    for cell in cells:
+        step = migration(deps=[(cell.app, INITIAL)], ops=[cell.step], preamble=cell.preamble)
+        project.write_migration(cell.app, STEP, step)
+    migrated = project.manage("migrate")
+    assert migrated.ok, migrated
+    return project
+
+
+def run_state(project: Project, state: str) -> dict[str, Outcome]:
+    cells = cells_for_this_django()
+    for cell in cells:
+        for sql in (*cell.reset, *getattr(cell, state)):
+            project.db.execute(sql)
+    recorded = project.db.applied()
+    dry = project.migtool("rollback", "base", "--dry-run", "--format", "json")
+    assert dry.code in (0, 4), dry
+    assert project.db.applied() == recorded, "the dry run changed django_migrations"
+    steps = {step["app"]: step for step in json.loads(dry.stdout)["steps"]}
+    assert sorted(steps) == sorted(cell.app for cell in cells), dry
+    (project.root / "revert_driver.py").write_text(REVERT_DRIVER)
+    reverted = project.run([sys.executable, "revert_driver.py", *(cell.app for cell in cells)])
+    assert reverted.ok, reverted
+    errors = json.loads(reverted.stdout)
+    return {
+        cell.name: Outcome(
+            blockers=steps[cell.app]["blockers"],
+            reported="\n".join(steps[cell.app]["blockers"] + steps[cell.app]["data_loss"] + steps[cell.app]["effects"]),
+            django_error=errors[cell.app],
+        )
+        for cell in cells
+    }
+
+
+def run_matrix(factory: ProjectFactory) -> dict[tuple[str, str], Outcome]:
+    project = build_project(factory)
+    outcomes = {("passing", name): outcome for name, outcome in run_state(project, "passing").items()}
+    migrated = project.manage("migrate")  # the passing reverts succeeded: forward again
+    assert migrated.ok, migrated
+    outcomes |= {("failing", name): outcome for name, outcome in run_state(project, "failing").items()}
+    return outcomes
+
+
+@pytest.fixture(scope="module")
+def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], dict[tuple[str, str], Outcome]]]:
+    """``matrix(backend)``: every cell's outcomes on ``backend``, computed on first use."""
+    runs: dict[str, Any] = {}
+    factories: list[ProjectFactory] = []
+
+    def outcomes(backend: str) -> dict[tuple[str, str], Outcome]:
+        if backend not in runs:
+            factories.append(ProjectFactory(Path(tmp_path_factory.mktemp(f"matrix-{backend}")), backend))
+            try:
+                runs[backend] = run_matrix(factories[-1])
+            except BaseException as exc:  # every cell of this backend reports the same failure
+                runs[backend] = exc
+        if isinstance(runs[backend], BaseException):
+            raise runs[backend]
+        return runs[backend]
+
+    yield outcomes
+    for factory in factories:
+        factory.close()
+
+
+@pytest.mark.backends
+@pytest.mark.parametrize("state", STATES)
+@pytest.mark.parametrize("cell", CELLS, ids=[cell.name for cell in CELLS])
+def test_preflight_predicts_the_real_revert(matrix: Any, backend: str, cell: Cell, state: str) -> None:
+    if cell.since_django > DJANGO:
+        pytest.skip(f"{cell.name} needs Django {'.'.join(map(str, cell.since_django))}+")
+    outcome = matrix(backend)[state, cell.name]
+    expected_ok = state == "passing" or not cell.revert_fails(backend)
+    django_ok = outcome.django_error is None
+    assert (not outcome.blockers) == django_ok, (
+        f"pre-flight {'missed a failure' if django_ok is False else 'blocked a revert Django runs'}: "
+        f"blockers={outcome.blockers} django={outcome.django_error!r}"
+    )
+    assert django_ok == expected_ok, f"the table says {getattr(cell, backend)!r}; Django: {outcome.django_error!r}"
+    if state == "failing" and getattr(cell, backend) != PASSES:
+        assert cell.reports in outcome.reported, outcome.reported
+
+
+def test_readme_prints_the_matrix() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert readme_table() in readme, "README's 'what the pre-flight checks, per backend' is out of date:\n" + (
+        readme_table()
+    )
