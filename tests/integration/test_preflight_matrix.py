@@ -69,11 +69,10 @@ def cells_for_this_django() -> list[Cell]:
     return [cell for cell in CELLS if cell.since_django <= DJANGO]
 
 
-def build_project(factory: ProjectFactory) -> Project:
+def build_project(factory: ProjectFactory, cells: list[Cell], extra_settings: str = "") -> Project:
     """Every cell's app at 0001, frozen as release ``base``, then every 0002 written and applied."""
-    cells = cells_for_this_django()
     apps = {cell.app: {INITIAL: migration(ops=cell.models, initial=True, preamble=cell.preamble)} for cell in cells}
-    project = factory(apps)
+    project = factory(apps, extra_settings=extra_settings)
     frozen = project.migtool("freeze", "--release", "base")
     assert frozen.ok, frozen
     for cell in cells:
@@ -84,8 +83,7 @@ def build_project(factory: ProjectFactory) -> Project:
     return project
 
 
-def run_state(project: Project, state: str) -> dict[str, Outcome]:
-    cells = cells_for_this_django()
+def run_state(project: Project, cells: list[Cell], state: str) -> dict[str, Outcome]:
     for cell in cells:
         for sql in (*cell.reset, *getattr(cell, state)):
             project.db.execute(sql)
@@ -110,11 +108,12 @@ def run_state(project: Project, state: str) -> dict[str, Outcome]:
 
 
 def run_matrix(factory: ProjectFactory) -> dict[tuple[str, str], Outcome]:
-    project = build_project(factory)
-    outcomes = {("passing", name): outcome for name, outcome in run_state(project, "passing").items()}
+    cells = cells_for_this_django()
+    project = build_project(factory, cells)
+    outcomes = {("passing", name): outcome for name, outcome in run_state(project, cells, "passing").items()}
     migrated = project.manage("migrate")  # the passing reverts succeeded: forward again
     assert migrated.ok, migrated
-    outcomes |= {("failing", name): outcome for name, outcome in run_state(project, "failing").items()}
+    outcomes |= {("failing", name): outcome for name, outcome in run_state(project, cells, "failing").items()}
     return outcomes
 
 
@@ -163,3 +162,28 @@ def test_readme_prints_the_matrix() -> None:
     assert readme_table() in readme, "README's 'what the pre-flight checks, per backend' is out of date:\n" + (
         readme_table()
     )
+
+
+# MariaDB's verdict on the failing rows of these cells depends on sql_mode (backend_facts): a
+# re-added date's zero date fails under NO_ZERO_DATE, strict or not; out-of-range numbers only in strict mode.
+SQL_MODE_CELLS = {
+    "STRICT_TRANS_TABLES,NO_ZERO_DATE": {"readddate": True, "intrange": True, "decimal": True},
+    "NO_ZERO_DATE": {"readddate": True, "intrange": False, "decimal": False},
+}
+
+
+@pytest.mark.backends
+@pytest.mark.parametrize("sql_mode", SQL_MODE_CELLS)
+def test_mariadb_verdicts_follow_the_connection_sql_mode(
+    make_project: ProjectFactory, backend: str, sql_mode: str
+) -> None:
+    """The same failing rows, with the connection's sql_mode set by ``init_command``."""
+    if backend != "mysql":
+        pytest.skip("sql_mode is MariaDB/MySQL's")
+    expected = SQL_MODE_CELLS[sql_mode]
+    cells = [cell for cell in CELLS if cell.name in expected]
+    settings = f"DATABASES['default']['OPTIONS']['init_command'] = \"SET sql_mode = '{sql_mode}'\""
+    project = build_project(make_project, cells, settings)
+    for name, outcome in run_state(project, cells, "failing").items():
+        assert (outcome.django_error is not None) == expected[name], (name, outcome)
+        assert bool(outcome.blockers) == expected[name], (name, outcome)
