@@ -55,12 +55,14 @@ $(STAMP): pyproject.toml $(EXAMPLE_REQS)
 test: $(STAMP)
 	PATH="$(BIN):$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# The conformance suite against Django with its large budget (make test runs 2 examples per backend).
+# The conformance suite against Django with its large budget, and every public and fixed shape
+# on every backend (make test runs 2 generated examples per backend and lean shapes; see README).
 #   make test-conformance CONFORMANCE_EXAMPLES=200
 CONFORMANCE_EXAMPLES ?= 40
 test-conformance: $(STAMP)
 	PATH="$(BIN):$$PATH" MIGTOOL_CONFORMANCE_EXAMPLES=$(CONFORMANCE_EXAMPLES) $(BIN)/python -m pytest \
-	    tests/integration/test_conformance.py -m conformance $(PYTEST_ARGS)
+	    tests/integration/test_conformance.py tests/integration/test_public_shapes.py \
+	    tests/integration/test_replaced_dependencies.py $(PYTEST_ARGS)
 
 # The fleet tests on every backend (make test runs most of them on SQLite only).
 test-fleet: $(STAMP)
