@@ -40,6 +40,8 @@ from projects import Project, migration
 from test_conformance import GRAPHS
 from test_replaced_dependencies import migrate_and_roll_back_like_django
 
+from migtool.core.graph import reachable
+
 MakeProject = Callable[..., Project]
 Key = tuple[str, str]
 Shape = dict[str, dict[str, dict[str, list[Key]]]]
@@ -121,13 +123,11 @@ def same_graph(project: Project) -> dict:
 
 def history_up_to(shape: Shape, tips: tuple[Key, ...]) -> Shape:
     """The part of ``shape`` that ``tips`` need: they and every migration they depend on."""
-    wanted: set[Key] = set()
-    pending = list(tips)
-    while pending:
-        key = pending.pop()
-        if key not in wanted:
-            wanted.add(key)
-            pending += [d for d in shape[key[0]][key[1]].get("dependencies", []) if d[1] in shape.get(d[0], {})]
+
+    def dependencies(key: Key) -> list[Key]:
+        return [d for d in shape[key[0]][key[1]].get("dependencies", []) if d[1] in shape.get(d[0], {})]
+
+    wanted = reachable(tips, dependencies)
     apps = {app for app, _ in wanted}
     return {app: {m: e for m, e in migs.items() if (app, m) in wanted} for app, migs in shape.items() if app in apps}
 
