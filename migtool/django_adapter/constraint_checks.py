@@ -75,6 +75,26 @@ def _unique_restored(revert: Revert, model: Any, constraint: Any) -> None:
     if unsupported:
         revert.notes.append(f"Django does not create it on this database ({unsupported[0]} is False)")
         return
+    table = model._meta.db_table
+    if constraint.expressions or constraint.condition is not None:
+        duplicated = _compiled_duplicates(revert, model, constraint)
+    else:
+        columns = [model._meta.get_field(name).column for name in constraint.fields]
+        duplicated = revert.duplicates(table, columns, getattr(constraint, "nulls_distinct", None) is not False)
+    if duplicated:
+        key = ", ".join(constraint.fields) or "its expressions"
+        scope = " among the rows its condition selects" if constraint.condition is not None else ""
+        revert.blockers.append(
+            f"Reverting re-adds unique constraint {constraint.name} on {table}, "
+            f"but {plural(duplicated, 'combination')} of ({key}) "
+            f"{_verb(duplicated, 'occur')} in more than one row{scope}."
+        )
+
+
+def _compiled_duplicates(revert: Revert, model: Any, constraint: Any) -> int | None:
+    """Duplicates under a conditional or expression unique index: its keys and condition compiled
+    the way the schema editor compiles them, NULL keys skipped unless ``nulls_distinct=False``."""
+    connection = revert.connection
     query = Query(model=model, alias_cols=False)
     compiler = query.get_compiler(connection=connection)
     quote = revert.probe.quote
@@ -96,15 +116,7 @@ def _unique_restored(revert: Revert, model: Any, constraint: Any) -> None:
         f"GROUP BY {', '.join(sql for sql, _ in keys)} HAVING COUNT(*) > 1) dup"
     )
     params = [p for _, ps in conditions for p in ps] + [p for _, ps in keys for p in ps]
-    duplicated = revert.count(f"duplicates in {table} for {constraint.name}", table, [], sql, params)
-    if duplicated:
-        key = ", ".join(constraint.fields) or "its expressions"
-        scope = " among the rows its condition selects" if constraint.condition is not None else ""
-        revert.blockers.append(
-            f"Reverting re-adds unique constraint {constraint.name} on {table}, "
-            f"but {plural(duplicated, 'combination')} of ({key}) "
-            f"{_verb(duplicated, 'occur')} in more than one row{scope}."
-        )
+    return revert.count(f"duplicates in {table} for {constraint.name}", table, [], sql, params)
 
 
 def restores_foreign_key(revert: Revert, table: str, now: Any, back: Any) -> str | None:

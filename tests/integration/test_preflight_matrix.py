@@ -173,6 +173,7 @@ SQL_MODE_CELLS = {
 
 
 @pytest.mark.backends
+@pytest.mark.default_leg
 @pytest.mark.parametrize("sql_mode", SQL_MODE_CELLS)
 def test_mariadb_verdicts_follow_the_connection_sql_mode(
     make_project: ProjectFactory, backend: str, sql_mode: str
