@@ -35,9 +35,10 @@ class BackendFacts:
     what dropping a column or table that a view reads does, when Django's SQL
     has no ``CASCADE`` ("refused", or "left invalid": the view stays and fails
     when read); ``broken_view_effect``: what such a view does to later steps.
-    ``time_of_day``: SQL true where a datetime value has a time of day;
-    ``date_keeps_time``: turning the column back into a date keeps that text
-    (SQLite's table copy) instead of dropping the time.
+    ``date_from_datetime``: SQL true for the values that turning a datetime
+    column back into a date damages; ``date_keeps_time``: those values keep
+    their datetime text (SQLite's table copy), which Django's date converter
+    (``parse_date``) reads back as None, instead of losing the time of day.
     """
 
     range_checked: str
@@ -46,7 +47,7 @@ class BackendFacts:
     views_on_dropped_column: str
     views_on_dropped_table: str
     broken_view_effect: str
-    time_of_day: str
+    date_from_datetime: str
     date_keeps_time: bool
 
 
@@ -60,7 +61,7 @@ FACTS: dict[str, BackendFacts] = {
         views_on_dropped_table="left invalid",
         # ALTER TABLE ... RENAME re-parses every view: "error in view v: no such table".
         broken_view_effect="SQLite then refuses every later table rebuild until the view is dropped",
-        time_of_day="strftime('%H:%M:%f', {col}) <> '00:00:00.000'",
+        date_from_datetime="LENGTH({col}) > 10",  # '2024-01-01 00:00:00' is longer than a date
         date_keeps_time=True,  # the table copy moves '2024-01-01 10:00:00' into the date column as it is
     ),
     "postgresql": BackendFacts(
@@ -70,7 +71,7 @@ FACTS: dict[str, BackendFacts] = {
         views_on_dropped_column="refused",  # "cannot drop column ... because other objects depend on it"
         views_on_dropped_table="refused",  # never reached: Django drops tables with CASCADE
         broken_view_effect="",
-        time_of_day="CAST({col} AS time) <> '00:00:00'",
+        date_from_datetime="CAST({col} AS time) <> '00:00:00'",
         date_keeps_time=False,  # USING col::date, in the connection's time zone (UTC under USE_TZ)
     ),
     "mysql": BackendFacts(
@@ -80,7 +81,7 @@ FACTS: dict[str, BackendFacts] = {
         views_on_dropped_column="left invalid",  # the view stays, and fails when read (1356)
         views_on_dropped_table="left invalid",
         broken_view_effect="",
-        time_of_day="CAST({col} AS time) <> '00:00:00'",
+        date_from_datetime="CAST({col} AS time) <> '00:00:00'",
         date_keeps_time=False,  # truncated with Note 1265, even in strict mode
     ),
 }

@@ -104,14 +104,18 @@ def restores_decimal_digits(revert: Revert, table: str, now: Any, back: Any) -> 
 
 def restores_date(revert: Revert, table: str, now: Any, back: Any) -> None:
     """A ``DateTimeField`` turns back into a ``DateField``: no backend refuses it (measured).
-    PostgreSQL and MariaDB drop the time of day, which is data loss; SQLite keeps the text."""
+    PostgreSQL and MariaDB drop the time of day; SQLite keeps the datetime text, which
+    Django then reads back as None.  Either is data loss."""
     known = facts(revert.connection)
     if known is None or (back.get_internal_type(), now.get_internal_type()) != ("DateField", "DateTimeField"):
         return
-    condition = known.time_of_day.format(col=revert.probe.quote(now.column))
+    condition = known.date_from_datetime.format(col=revert.probe.quote(now.column))
     sql = f"SELECT COUNT(*) FROM {revert.probe.quote(table)} WHERE {condition}"
-    timed = revert.count(f"values in {table}.{now.column}", table, [now.column], sql)
-    if timed and known.date_keeps_time:
-        revert.notes.append(f"SQLite keeps the time of day of {plural(timed, 'value')} as text in the date column")
-    elif timed:
-        revert.data_loss.append(f"drops the time of day from {plural(timed, 'value')} of {table}.{now.column}")
+    damaged = revert.count(f"values in {table}.{now.column}", table, [now.column], sql)
+    if not damaged:
+        return
+    values = f"{plural(damaged, 'value')} of {table}.{now.column}"
+    if known.date_keeps_time:
+        revert.data_loss.append(f"keeps the datetime text of {values}, which Django reads back as None")
+    else:
+        revert.data_loss.append(f"drops the time of day from {values}")
