@@ -2,7 +2,8 @@
 
 Reverting ``RemoveConstraint`` re-adds a ``CheckConstraint`` or a
 ``UniqueConstraint``; reverting an ``AlterField`` can turn a plain integer back
-into a ``ForeignKey`` or re-enable its ``db_constraint``.  The database checks
+into a ``ForeignKey`` or re-enable its ``db_constraint``; reverting a
+``RemoveField`` can re-add a UNIQUE column holding one default in every row.  The database checks
 every existing row when the constraint comes back, and the revert fails on the
 first that violates it.  Each check here asks the same question first, with a
 read-only ``SELECT COUNT(*)``.
@@ -145,6 +146,18 @@ def restores_foreign_key(revert: Revert, table: str, now: Any, back: Any) -> str
 
 def _verb(count: int, verb: str) -> str:
     return f"{verb}s" if count == 1 else verb
+
+
+def unique_over_one_value(revert: Revert, table: str, field: Any) -> None:
+    """Reverting ``RemoveField`` re-adds a UNIQUE column that every existing row gets the
+    same value in (its default, or MariaDB's implicit one): two rows already collide."""
+    if not field.unique or field.primary_key or getattr(field, "generated", False):  # generated: Django 5.0+
+        return
+    rows = revert.rows(table)
+    if rows and rows > 1:
+        revert.blockers.append(
+            f"Reverting re-adds {table}.{field.column} as UNIQUE, but all {rows} rows of {table} get the same value."
+        )
 
 
 def _enforced_foreign_key(field: Any) -> bool:

@@ -28,7 +28,11 @@ from django.db.migrations.operations import (
 
 from migtool.core.safety import plural
 from migtool.django_adapter.backend_facts import facts, implicit_default_refused
-from migtool.django_adapter.constraint_checks import constraint_restored, restores_foreign_key
+from migtool.django_adapter.constraint_checks import (
+    constraint_restored,
+    restores_foreign_key,
+    unique_over_one_value,
+)
 from migtool.django_adapter.data_probe import Revert
 from migtool.django_adapter.dependent_views import views_reading
 from migtool.django_adapter.narrowing_checks import (
@@ -130,12 +134,15 @@ def _remove_field(revert: Revert) -> str:
         return f"revert: {revert.operation.describe()} (no column)"
     where = f"{table}.{removed.column}"
     if removed.null or not _needs_fill(revert.connection, removed):
+        if not (removed.null or _has_db_default(removed)):
+            unique_over_one_value(revert, table, removed)
         contents = "comes back empty" if removed.null else "comes back holding its default"
         return f"re-add column {where} ({contents})"
     known = facts(revert.connection)
     implicit = bool(known and known.implicit_not_null_default)  # MariaDB/MySQL fill the rows themselves
     refused = implicit_default_refused(revert.connection, removed) if implicit else None
     if implicit and refused is None:
+        unique_over_one_value(revert, table, removed)
         zero = "a zero date" if removed.get_internal_type() in {"DateField", "DateTimeField"} else "0 or ''"
         return f"re-add column {where} (comes back holding MySQL's implicit default, such as {zero})"
     rows = revert.rows(table)

@@ -369,6 +369,22 @@ def _cells() -> tuple[Cell, ...]:
             BLOCKS,
             "mx_readdfk_child has 1 row to fill",
         ),
+        Cell(
+            "readdunique",
+            "UNIQUE column re-added with a default over more than one row",
+            item(
+                "('note', models.CharField(max_length=10))",
+                "('code', models.CharField(max_length=10, unique=True, default='x'))",
+            ),
+            "migrations.RemoveField('item', 'code')",
+            ("DELETE FROM mx_readdunique_item",),
+            ("INSERT INTO mx_readdunique_item (note) VALUES ('a')",),
+            ("INSERT INTO mx_readdunique_item (note) VALUES ('a'), ('b')",),
+            BLOCKS,
+            BLOCKS,
+            BLOCKS,
+            "all 2 rows of mx_readdunique_item get the same value",
+        ),
         # Last: on SQLite the view it leaves broken makes every later table rebuild fail.
         Cell(
             "viewtable",
