@@ -23,11 +23,14 @@ _HINT = (
 )
 
 
-def rehearse_rollback(preview: RollbackPreview, timeout: float, observer: Observer) -> Rehearsal:
+def rehearse_rollback(
+    preview: RollbackPreview, timeout: float, observer: Observer, *, fast_path: bool = True
+) -> Rehearsal:
     """Run the previewed rollback inside one transaction, roll it back, and say what happened.
 
     Call it inside the ``exclusive`` block the preview was made in.  Raises
-    ``RehearsalRefusedError`` where the rehearsal could not be exact.
+    ``RehearsalRefusedError`` where the rehearsal could not be exact.  ``fast_path``
+    as for ``execute_rollback``.
     """
     from migtool.django_adapter.connection import get_connection
     from migtool.django_adapter.rehearsal import refusal, rehearse
@@ -40,7 +43,7 @@ def rehearse_rollback(preview: RollbackPreview, timeout: float, observer: Observ
             "Nothing ran.",
             hint=_HINT,
         )
-    return rehearse(connection, preview.batch(), timeout, observer, preview.prepared)
+    return rehearse(connection, preview.batch(fast_path), timeout, observer, preview.prepared)
 
 
 def rehearse_migrate(preview: MigratePreview, timeout: float, observer: Observer) -> Rehearsal:

@@ -82,8 +82,10 @@ class RollbackPreview:
             return self.plan_blockers
         return (*self.plan_blockers, f"{rehearsal.failed or 'the plan'}: the rehearsal failed: {rehearsal.error}")
 
-    def batch(self) -> Batch:
-        """The plan as the executor runs it."""
+    def batch(self, fast_path: bool = True) -> Batch:
+        """The plan as the executor runs it; ``fast_path=False`` (or ``MIGTOOL_NO_FAST_PATH=1``)
+        renders each reverted state as Django does."""
+        from migtool.django_adapter import fast_path as fast
         from migtool.django_adapter.executor import Batch
 
         return Batch(
@@ -92,6 +94,7 @@ class RollbackPreview:
             in_one_transaction=self.one_transaction,
             use_originals=self.plan.use_originals,
             stale_rows=self.plan.stale_rows,
+            fast_path=fast.requested(fast_path),
         )
 
     @property
@@ -214,18 +217,20 @@ def _drift(project: Project, steps: tuple[MigrationKey, ...]) -> tuple[tuple[str
     return blockers, warnings
 
 
-def rollback_sql(project: Project, preview: RollbackPreview) -> list[str]:
+def rollback_sql(project: Project, preview: RollbackPreview, *, fast_path: bool = True) -> list[str]:
     """Return the SQL the rollback would run, in plan order, running none of it.
 
     Uses up the preview's prepared states (collecting SQL walks them as a run
-    would), so the preview cannot be executed afterwards.
+    would), so the preview cannot be executed afterwards.  ``fast_path=False``
+    (or ``MIGTOOL_NO_FAST_PATH=1``) renders as Django does.
     """
+    from migtool.django_adapter import fast_path as fast
     from migtool.django_adapter.connection import get_connection
     from migtool.django_adapter.plans import collect_sql
 
     if preview.prepared is None:
         return []
-    return collect_sql(get_connection(preview.database), preview.prepared.migrations, preview.prepared.states)
+    return collect_sql(get_connection(preview.database), preview.prepared, fast.requested(fast_path))
 
 
 def execute_rollback(
@@ -237,6 +242,7 @@ def execute_rollback(
     command: str = "rollback",
     fleet_run: str | None = None,
     rehearsal: Rehearsal | None = None,
+    fast_path: bool = True,
 ) -> tuple[MigrationKey, ...]:
     """Run a previewed rollback that has no blockers; return the migrations unapplied.
 
@@ -244,10 +250,11 @@ def execute_rollback(
     the plan ran.  Call it inside the ``exclusive`` block the preview was made
     in.  Raises ``ExecutionError`` (restored) or ``RestoreFailedError`` (not
     restored); the sources of steps re-applied after a failure are stored, and
-    ``warn`` hears when they cannot be.
+    ``warn`` hears when they cannot be.  ``fast_path=False`` (or
+    ``MIGTOOL_NO_FAST_PATH=1``) renders each state as Django does.
     """
     assert not preview.blockers_after(rehearsal), "execute_rollback needs a plan without blockers"
-    return run_rollback(preview, observer, warn, command=command, fleet_run=fleet_run)
+    return run_rollback(preview, observer, warn, command=command, fleet_run=fleet_run, fast_path=fast_path)
 
 
 def run_rollback(
@@ -257,6 +264,7 @@ def run_rollback(
     *,
     command: str,
     fleet_run: str | None = None,
+    fast_path: bool = True,
 ) -> tuple[MigrationKey, ...]:
     """Run a previewed rollback whatever its pre-flight predicted.
 
@@ -269,7 +277,7 @@ def run_rollback(
     connection = get_connection(preview.database)
     run_journaled(
         connection,
-        preview.batch(),
+        preview.batch(fast_path),
         observer,
         command=command,
         release=preview.plan.release,

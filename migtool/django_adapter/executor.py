@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from migtool.core.graph import MigrationKey
+from migtool.django_adapter.fast_path import swappable_cache_kept, unapply_steps
 from migtool.django_adapter.loader import load_recorded, load_schema
 from migtool.django_adapter.plans import Prepared, build_executor, plan_migrations
 from migtool.django_adapter.restore import compensate, reset_connection, verify_restored
@@ -63,6 +64,7 @@ class Batch:
     stale_rows: tuple[MigrationKey, ...] = ()
     signals: bool = False
     rehearsal: bool = False
+    fast_path: bool = True
 
     @property
     def verb(self) -> str:
@@ -93,7 +95,8 @@ def run_batch(connection: Any, batch: Batch, observer: Observer, prepared: Prepa
     """Run ``batch``; on failure bring the database back to where it started.
 
     A backwards batch runs from ``prepared`` (required for it), so its states
-    are not rendered twice.  Raises ``ExecutionError`` (restored, verified by
+    are not rendered twice; with ``batch.fast_path`` each revert gets only the
+    models it reads (``fast_path``).  Raises ``ExecutionError`` (restored, verified by
     re-reading rows and schema) or ``RestoreFailedError`` (not restored; says
     what differs now).
     """
@@ -104,21 +107,25 @@ def run_batch(connection: Any, batch: Batch, observer: Observer, prepared: Prepa
     tracker = _Tracker(observer, len(batch.steps), ("start", "done"), flush)
     if prepared is None:
         executor = build_executor(connection, batch.use_originals, tracker)
-        migrations = plan_migrations(executor, batch.steps, applied=batch.backwards)
-        states: dict[Any, Any] = {}
+        prepared = Prepared(executor, plan_migrations(executor, batch.steps, applied=batch.backwards))
     else:
-        executor, migrations, states = prepared.executor, prepared.migrations, prepared.states
+        executor = prepared.executor
         executor.progress_callback = tracker
     view = SquashView.of(executor.loader)  # before the run changes what a fresh loader would see
     assert batch.in_one_transaction or not batch.rehearsal, "a rehearsal is one transaction"
     try:
         if batch.in_one_transaction:
-            with _foreign_keys_deferred(connection), transaction.atomic(using=connection.alias):
-                _migrate(executor, migrations, states, batch)
+            with (
+                swappable_cache_kept(),
+                _foreign_keys_deferred(connection),
+                transaction.atomic(using=connection.alias),
+            ):
+                _migrate(prepared, batch)
                 if batch.rehearsal:
                     transaction.set_rollback(True, using=connection.alias)
         else:
-            _migrate(executor, migrations, states, batch)
+            with swappable_cache_kept():
+                _migrate(prepared, batch)
     except Exception as exc:
         failed = batch.steps[len(tracker.done)] if len(tracker.done) < len(batch.steps) else None
         connection = reset_connection(connection)
@@ -160,18 +167,20 @@ def _verify_done(connection: Any, batch: Batch) -> None:
         )
 
 
-def _migrate(executor: Any, migrations: list[Any], states: dict[Any, Any], batch: Batch) -> None:
-    """Apply or unapply ``migrations`` in order.
+def _migrate(prepared: Prepared, batch: Batch) -> None:
+    """Apply or unapply ``prepared``'s migrations in order.
 
     Backwards, this is what ``MigrationExecutor._migrate_all_backwards`` does
-    once its states are rendered, from the states already prepared (and
-    without computing the final state, which nothing uses).
+    once its states are rendered, from the states the fast path or
+    ``Prepared.states`` give (and without computing the final state, which
+    nothing uses).
     """
-    plan = [(m, batch.backwards) for m in migrations]
+    executor = prepared.executor
+    plan = [(m, batch.backwards) for m in prepared.migrations]
     if batch.backwards:
         executor.recorder.ensure_schema()
-        for migration in migrations:
-            executor.unapply_migration(states[migration], migration)
+        for migration, state in unapply_steps(prepared, batch.fast_path):
+            executor.unapply_migration(state, migration)
         executor.check_replacements()
     elif not batch.signals:
         executor.migrate(None, plan=plan)

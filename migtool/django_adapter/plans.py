@@ -10,7 +10,7 @@ for a backwards plan the project states each migration is reverted from.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -18,6 +18,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.recorder import MigrationRecorder
 
 from migtool.core.graph import MigrationKey
+from migtool.django_adapter.fast_path import PathCounts, swappable_cache_kept, unapply_steps
 from migtool.django_adapter.loader import FilesReadOnceLoader
 from migtool.django_adapter.squash_view import SquashView
 from migtool.errors import PlanRefusedError
@@ -96,14 +97,16 @@ def check_history(executor: Any) -> None:
         ) from None
 
 
-def collect_sql(connection: Any, migrations: Sequence[Any], states: dict[Any, Any]) -> list[str]:
-    """Return the SQL that unapplying ``migrations`` in order would run, running none of it."""
+def collect_sql(connection: Any, prepared: Prepared, fast: bool) -> list[str]:
+    """Return the SQL that unapplying ``prepared``'s migrations in order would run, running
+    none of it; ``fast`` lets the fast path choose the states it reverts from."""
     statements: list[str] = []
-    for migration in migrations:
-        with connection.schema_editor(collect_sql=True, atomic=migration.atomic) as editor:
-            migration.unapply(states[migration], editor, collect_sql=True)
-        statements.append(f"-- Unapply {migration.app_label}.{migration.name}")
-        statements.extend(editor.collected_sql)
+    with swappable_cache_kept():
+        for migration, state in unapply_steps(prepared, fast):
+            with connection.schema_editor(collect_sql=True, atomic=migration.atomic) as editor:
+                migration.unapply(state, editor, collect_sql=True)
+            statements.append(f"-- Unapply {migration.app_label}.{migration.name}")
+            statements.extend(editor.collected_sql)
     return statements
 
 
@@ -119,8 +122,9 @@ class Prepared:
 
     executor: Any
     migrations: list[Any]
+    counts: PathCounts = field(default_factory=PathCounts)
 
-    def replay(self) -> Iterator[tuple[Any, Any]]:
+    def replay(self, advance: Callable[[Any, Any], None] | None = None) -> Iterator[tuple[Any, Any]]:
         """Replay the applied history over one unrendered ``ProjectState``, as
         ``MigrationExecutor._migrate_all_backwards`` does, and stop at each of
         ``migrations`` (in the order they were applied) to yield it with the
@@ -128,7 +132,8 @@ class Prepared:
 
         The caller must advance that state over the yielded migration before
         asking for the next one: ``mutate_state(state, preserve=False)``, or
-        ``state_forwards`` operation by operation.
+        ``state_forwards`` operation by operation.  ``advance(migration, state)``,
+        when given, does the same for the applied migrations in between.
         """
         from django.db.migrations.state import ProjectState
 
@@ -143,7 +148,10 @@ class Prepared:
                 wanted.discard(migration)
                 yield migration, state
             elif key in loader.applied_migrations:
-                migration.mutate_state(state, preserve=False)
+                if advance is None:
+                    migration.mutate_state(state, preserve=False)
+                else:
+                    advance(migration, state)
 
     @cached_property
     def states(self) -> dict[Any, Any]:

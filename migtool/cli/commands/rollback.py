@@ -39,6 +39,12 @@ from migtool.render.tables import rehearsal_summary, rollback_table
     "release froze it (its revert then runs code that never ran forwards).",
 )
 @rehearse_options
+@click.option(
+    "--no-fast-path",
+    is_flag=True,
+    help="Render every reverted state as Django does, instead of only the models each "
+    "revert reads (the same SQL, slower; also MIGTOOL_NO_FAST_PATH=1).",
+)
 @lock_timeout_option
 @fleet_run_options
 @format_option
@@ -58,6 +64,7 @@ def rollback(
     allow_drift: bool,
     rehearse: bool,
     rehearse_timeout: float,
+    no_fast_path: bool,
     lock_timeout: float,
     jobs: int,
     canary: int,
@@ -116,6 +123,7 @@ def rollback(
             yes=yes,
             allow_drift=allow_drift,
             rehearse_timeout=rehearse_timeout if rehearse else None,
+            fast_path=not no_fast_path,
         )
 
 
@@ -130,6 +138,7 @@ def _rollback(
     yes: bool,
     allow_drift: bool,
     rehearse_timeout: float | None,
+    fast_path: bool,
 ) -> None:
     """Plan, check (and rehearse), confirm and run, while the command holds the database lock."""
     if release is not None:
@@ -141,7 +150,7 @@ def _rollback(
         app.warn(warning)
     if sql:
         api.refuse_if_blocked(preview)
-        click.echo("\n".join(api.rollback_sql(project, preview)))
+        click.echo("\n".join(api.rollback_sql(project, preview, fast_path=fast_path)))
         return
     if not preview.plan.steps and not preview.blockers:
         app.emit(rollback_to_dict(preview, executed=False), None)
@@ -149,7 +158,7 @@ def _rollback(
         return
     rehearsal = None
     if rehearse_timeout is not None and not preview.plan_blockers:  # plan blockers stand whatever runs
-        rehearsal = api.rehearse_rollback(preview, rehearse_timeout, app.progress("rehearsing"))
+        rehearsal = api.rehearse_rollback(preview, rehearse_timeout, app.progress("rehearsing"), fast_path=fast_path)
     if dry_run or not app.json:
         payload = rollback_to_dict(preview, executed=False, rehearsal=rehearsal)
         app.emit(payload, rollback_table(preview, ascii_only=app.ascii_only))
@@ -173,6 +182,7 @@ def _rollback(
         app.warn,
         command="rollback" if release else "rollback --last",
         rehearsal=rehearsal,
+        fast_path=fast_path,
     )
     if app.json:
         app.emit(rollback_to_dict(preview, executed=True, rehearsal=rehearsal), None)
