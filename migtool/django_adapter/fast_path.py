@@ -191,7 +191,7 @@ class _FastMigration:
         from django.db.transaction import atomic
 
         migration = self._migration
-        to_run = []
+        to_run: list[tuple[Any, Any, Any]] = []
         new_state = project_state
         for operation in migration.operations:
             if not operation.reversible:

@@ -109,6 +109,21 @@ PRESETS: dict[str, Shape] = {
     "large": Shape(apps=40, per_app=50, changed_apps=5, tail=6, extra_releases=18),
     # ~5,000: 50 apps x 100; 8 x 6 = 48.
     "huge": Shape(apps=50, per_app=100, changed_apps=8, tail=6, extra_releases=28),
+    # Relation-heavy (issue 13): 10 apps x 21, one model per migration with a foreign key to the
+    # app's Item, every 5th also to the previous app's: 210 models in one connected component.
+    # The tails of 5 apps (30 migrations) are rolled back.
+    "related": Shape(
+        apps=10,
+        per_app=21,
+        cross_every=5,
+        rel_every=1,
+        fk_group=0,
+        merge_every=0,
+        squash_every=0,
+        changed_apps=5,
+        tail=6,
+        extra_releases=2,
+    ),
 }
 
 

@@ -58,7 +58,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import generate as gen  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_RUNS = {"small": 5, "large": 5, "huge": 3}
+DEFAULT_RUNS = {"small": 5, "large": 5, "huge": 3, "related": 3}
 GROUPS = ("read", "rollback", "migrate")
 PYTHON = sys.executable
 
@@ -400,6 +400,12 @@ def bench(preset: str, shape: gen.Shape, info: dict[str, Any], project: Path, ba
     )
     r1_rows = backend.rows("r1")
     unapplied = full_rows - r1_rows
+    backend.copy("full", "fp")
+    payload = runner.run(
+        Command("setup", [migtool("rollback", "r1", "--yes", "--format", "json")], db="fp"), timed=False
+    )
+    checks["rollback_fast_path"] = json.loads(payload[0].stdout)["fast_path"]  # which path the rollbacks measure
+    print(f"  rollback fast path: {checks['rollback_fast_path']}", file=sys.stderr, flush=True)
     last = Command("history", [migtool("history", "--format", "json", "--limit", "1")], db="r1")
     history = runner.run(last, timed=False)
     run_id = json.loads(history[0].stdout)["runs"][0]["id"]
@@ -485,6 +491,13 @@ def bench(preset: str, shape: gen.Shape, info: dict[str, Any], project: Path, ba
                 check=check_once_each,
             ),
             Command(
+                "migtool rollback r1 --yes --no-fast-path",
+                [migtool("rollback", "r1", "--yes", "--no-fast-path")],
+                db="rbs",
+                prepare=lambda: backend.copy("full", "rbs"),
+                check=check_once_each,
+            ),
+            Command(
                 "per-app manage.py migrate APP TARGET",
                 [manage("migrate", app, target) for app, target in targets],
                 db="seq",
@@ -493,7 +506,7 @@ def bench(preset: str, shape: gen.Shape, info: dict[str, Any], project: Path, ba
         ]
         runner.rounds(rollback, runs, warmup=False, progress="rollback")
         commands.update({c.label: c for c in rollback})
-        checks["rollback_end_state_ok"] = backend.rows("rb") == r1_rows == backend.rows("seq")
+        checks["rollback_end_state_ok"] = backend.rows("rb") == r1_rows == backend.rows("seq") == backend.rows("rbs")
 
     # -- migrate-safe against migrate, from an empty database
     if "migrate" in groups:
@@ -544,6 +557,13 @@ def bench(preset: str, shape: gen.Shape, info: dict[str, Any], project: Path, ba
             "migtool rollback r1 --yes",
             ">=2",
             f"{len(targets)} processes vs 1",
+        ),
+        Ratio(
+            "rollback --no-fast-path / rollback --yes (fast path speed-up)",
+            "migtool rollback r1 --yes --no-fast-path",
+            "migtool rollback r1 --yes",
+            None,
+            "same plan, Django's rendering against the fast path's",
         ),
         Ratio("migrate-safe / migrate", "migtool migrate-safe", "manage.py migrate", "<=1.1", "from an empty database"),
     ]
@@ -693,7 +713,7 @@ def main() -> int:
     parser.add_argument(
         "--preset",
         default="small,large",
-        help="comma list of presets (small, large, huge), "
+        help="comma list of presets (small, large, huge, related), "
         "each optionally with overrides: 'large:apps=20,per_app=100' [small,large]",
     )
     parser.add_argument(

@@ -53,7 +53,7 @@ def _chain(
     out: dict[str, str] = {}
     previous: str | None = None
     for index, (extra, ops) in enumerate(ops_per_migration, start=1):
-        name = f"{index:04d}_step" if index > 1 else "0001_initial"
+        name = name_of(index)
         deps = ([(app, previous)] if previous else []) + extra
         out[name] = migration(deps, ops, preamble=preamble.get(index, ""))
         previous = name
@@ -246,9 +246,7 @@ def relation_heavy() -> Apps:
             ([], ['migrations.RemoveField("book", "publisher")']),
             (
                 [("lib", "0006_step")],
-                [
-                    'migrations.AlterField("profile", "author", models.ForeignKey("lib.Author", on_delete=models.CASCADE))'
-                ],
+                [f'migrations.AlterField("profile", "author", models.ForeignKey("lib.Author", {CASCADE}))'],
             ),
             ([], ['migrations.DeleteModel("Sticker")']),
         ],

@@ -104,6 +104,8 @@ def rollback(
             raise click.UsageError("A fleet rollback runs with --yes (or --dry-run); --sql takes one database.")
         if on_failure == "rollback":
             raise click.UsageError("--on-failure rollback restores migrate-safe runs; use stop or continue here.")
+        if no_fast_path:
+            raise click.UsageError("--no-fast-path takes one database; for a fleet set MIGTOOL_NO_FAST_PATH=1.")
         command = "rollback" if release else "rollback --last"
         order = api.FleetOrder(
             command, api.new_fleet_run(), release, lock_timeout, allow_drift=allow_drift, dry_run=dry_run
