@@ -130,6 +130,47 @@ def test_copied_django_code_is_unchanged() -> None:
     assert not changed, f"Django changed code the rollback fast path copies: {changed}"
 
 
+# Where Django's schema editors and operations read reverse relations or the whole registry
+# (render-speed.md §2), and which operations reach ``alter_field``: the same in 4.2, 5.2 and 6.1.
+# The fast path hands referrers to the alter_field family only and renders RenameModel in full.
+REVERSE_READERS = {
+    "db/backends/base/schema.py:BaseDatabaseSchemaEditor._alter_field",
+    "db/backends/oracle/schema.py:DatabaseSchemaEditor._alter_field_type_workaround",
+    "db/backends/sqlite3/schema.py:DatabaseSchemaEditor._alter_field",
+    "db/migrations/operations/models.py:RenameModel.database_forwards",
+}
+ALTER_FIELD_CALLERS = {
+    "AlterField.database_forwards",
+    "RenameField.database_forwards",
+    "RenameField.database_backwards",
+}
+_READS_REVERSE = re.compile(
+    r"related_objects|_related_non_m2m_objects|_all_related_fields|get_fields\(|_get_fields|fields_map|get_models"
+)
+
+
+def test_reverse_relation_readers_are_the_ones_the_fast_path_knows() -> None:
+    """A Django release that reads reverse relations somewhere new fails here, naming where:
+    the fast path must hand that operation its referrers (or the full registry) first."""
+    import ast
+
+    import django
+
+    root = Path(django.__file__).parent
+    readers, callers = set(), set()
+    for path in [*root.glob("db/backends/*/schema.py"), *root.glob("db/migrations/operations/*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef):
+                for function in (f for f in node.body if isinstance(f, ast.FunctionDef)):
+                    source = ast.unparse(function)
+                    if _READS_REVERSE.search(source):
+                        readers.add(f"{path.relative_to(root)}:{node.name}.{function.name}")
+                    if "operations" in path.parts and "schema_editor.alter_field(" in source:
+                        callers.add(f"{node.name}.{function.name}")
+    assert readers == REVERSE_READERS, f"reverse-relation readers changed: {readers ^ REVERSE_READERS}"
+    assert callers - {"RenameModel.database_forwards"} == ALTER_FIELD_CALLERS, callers
+
+
 def _copy(db: Database, factory: ProjectFactory) -> Database:
     """A second database with the same schema and rows (file copy, template, dump and restore)."""
     copy = Database.create(db.backend, Path(db.name).parent, "django.sqlite3")
