@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from migtool.core.graph import MigrationKey
-from migtool.django_adapter.fast_path import swappable_cache_kept, unapply_steps
+from migtool.django_adapter.fast_path import swappable_cache_kept, unapply_plan
 from migtool.django_adapter.loader import load_recorded, load_schema
 from migtool.django_adapter.plans import Prepared, build_executor, plan_migrations
 from migtool.django_adapter.restore import compensate, reset_connection, verify_restored
@@ -168,20 +168,12 @@ def _verify_done(connection: Any, batch: Batch) -> None:
 
 
 def _migrate(prepared: Prepared, batch: Batch) -> None:
-    """Apply or unapply ``prepared``'s migrations in order.
-
-    Backwards, this is what ``MigrationExecutor._migrate_all_backwards`` does
-    once its states are rendered, from the states the fast path or
-    ``Prepared.states`` give (and without computing the final state, which
-    nothing uses).
-    """
+    """Apply or unapply ``prepared``'s migrations in order (backwards through
+    ``fast_path.unapply_plan``, from the states the fast path or ``Prepared.states`` give)."""
     executor = prepared.executor
     plan = [(m, batch.backwards) for m in prepared.migrations]
     if batch.backwards:
-        executor.recorder.ensure_schema()
-        for migration, state in unapply_steps(prepared, batch.fast_path):
-            executor.unapply_migration(state, migration)
-        executor.check_replacements()
+        unapply_plan(prepared, batch.fast_path)
     elif not batch.signals:
         executor.migrate(None, plan=plan)
     else:

@@ -64,6 +64,17 @@ def requested(flag: bool = True) -> bool:
     return flag and os.environ.get(DISABLING_ENV, "").strip() in ("", "0")
 
 
+def unapply_plan(prepared: Any, fast: bool) -> None:
+    """Unapply ``prepared``'s migrations in order through its executor, as
+    ``MigrationExecutor._migrate_all_backwards`` does once its states are rendered
+    (without computing the final state, which nothing uses)."""
+    executor = prepared.executor
+    executor.recorder.ensure_schema()
+    for migration, state in unapply_steps(prepared, fast):
+        executor.unapply_migration(state, migration)
+    executor.check_replacements()
+
+
 def unapply_steps(prepared: Any, fast: bool) -> Iterator[tuple[Any, Any]]:
     """``(migration, state)`` for each migration of ``prepared``, in plan order, to hand to
     ``MigrationExecutor.unapply_migration`` (or ``.unapply`` for its SQL).
@@ -78,7 +89,7 @@ def unapply_steps(prepared: Any, fast: bool) -> Iterator[tuple[Any, Any]]:
     counts.fast = counts.fallback = 0  # a rehearsal ran the same prepared plan before
     editor = prepared.executor.connection.SchemaEditorClass
     states = None
-    if fast and not settings.DATABASE_ROUTERS and editor.__module__ in _DJANGO_EDITORS:
+    if requested(fast) and not settings.DATABASE_ROUTERS and editor.__module__ in _DJANGO_EDITORS:
         states = _unrendered_states(prepared)
     if states is None:
         for migration in prepared.migrations:

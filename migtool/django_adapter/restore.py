@@ -14,8 +14,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from migtool.core.graph import MigrationKey
+from migtool.django_adapter.fast_path import swappable_cache_kept, unapply_plan
 from migtool.django_adapter.loader import load_recorded, load_schema
-from migtool.django_adapter.plans import build_executor
+from migtool.django_adapter.plans import Prepared, build_executor
 from migtool.django_adapter.squash_view import SquashView
 from migtool.errors import ExecutionError, RestoreFailedError
 
@@ -56,10 +57,13 @@ def compensate(
     fails too; ``verify_restored`` then reads what is applied now.
     """
     executor = build_executor(connection, batch.use_originals, progress, view=view)
+    migrations = [executor.loader.graph.nodes[tuple(k)] for k in reversed(done)]
     try:
-        executor.migrate(
-            None, plan=[(executor.loader.graph.nodes[tuple(k)], not batch.backwards) for k in reversed(done)]
-        )
+        with swappable_cache_kept():
+            if batch.backwards:
+                executor.migrate(None, plan=[(m, False) for m in migrations])
+            else:  # undoing a forward batch is a rollback: the fast path's, as for migtool rollback
+                unapply_plan(Prepared(executor, migrations), batch.fast_path)
     except Exception as exc:  # reported, with what is applied now, by verify_restored
         return exc
     return None
