@@ -98,6 +98,11 @@ class RollbackPreview:
         )
 
     @property
+    def uncertain(self) -> tuple[str, ...]:
+        """Checks an earlier step of the plan makes unknowable: they do not block."""
+        return tuple(f"{c.key}: {u}" for c in self.checks for u in c.uncertain)
+
+    @property
     def data_loss(self) -> tuple[str, ...]:
         return tuple(f"{c.key}: {d}" for c in self.checks for d in c.data_loss)
 

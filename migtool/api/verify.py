@@ -254,7 +254,9 @@ class _Rehearsal:
             return _with(base, rollback=FAILED, forward_again=NOT_RUN, errors=(exc.message,)), None
         except ExecutionError as exc:
             why = f"{exc.details['failed']}: {exc.details['error']}" if exc.details.get("error") else exc.message
-            return _with(base, rollback=FAILED, errors=(why,), preflight_miss=not preview.blockers), new_fingerprint
+            # A check the pre-flight called uncertain did not claim the revert was safe.
+            missed = not preview.blockers and not preview.uncertain
+            return _with(base, rollback=FAILED, errors=(why,), preflight_miss=missed), new_fingerprint
         notes = tuple(f"the pre-flight predicted this, but the revert succeeded: {p}" for p in preview.blockers)
         back = take_fingerprint(self._connection())
         differences = tuple(

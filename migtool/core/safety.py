@@ -22,7 +22,10 @@ class StepCheck:
     (naming table, column and offending row count); any blocker refuses the
     plan.  ``data_loss`` names what the revert destroys (dropped tables and
     columns, with row counts); it needs confirmation.  ``atomic`` is false when
-    the step cannot run inside one transaction on this backend.
+    the step cannot run inside one transaction on this backend.  ``uncertain``
+    are data checks not made because an earlier step of the plan changes what
+    they read (a data migration's reverse, a column re-added or renamed), so
+    today's rows do not tell: they do not block, and a rehearsal answers them.
     """
 
     key: MigrationKey
@@ -30,6 +33,7 @@ class StepCheck:
     blockers: tuple[str, ...] = ()
     data_loss: tuple[str, ...] = ()
     atomic: bool = True
+    uncertain: tuple[str, ...] = ()
 
     @property
     def reversible(self) -> bool:

@@ -3,16 +3,20 @@
 ``Probe`` answers for one connection (does this table and column exist, how
 many rows match), each query in a savepoint so a failing one leaves no aborted
 transaction.  ``Revert`` is one operation to revert, with what its checks
-found: notes, blockers and data loss.
+found: notes, blockers, data loss, and checks left uncertain because an
+earlier step of the plan changes what they read (``plan_effects``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import DatabaseError, transaction
+
+if TYPE_CHECKING:
+    from migtool.django_adapter.plan_effects import Effect, PlanEffects
 
 
 class Probe:
@@ -53,7 +57,8 @@ class Revert:
     """One operation to revert: from ``current`` (the state after it) back to ``restored``.
 
     Handlers record what they find in ``notes`` (appended to the effect),
-    ``blockers`` and ``data_loss``.
+    ``blockers`` and ``data_loss``; ``count`` records in ``uncertain`` what it
+    did not count because of ``earlier``, the effects of the plan's earlier steps.
     """
 
     probe: Probe
@@ -65,6 +70,8 @@ class Revert:
     notes: list[str] = field(default_factory=list)
     blockers: list[str] = field(default_factory=list)
     data_loss: list[str] = field(default_factory=list)
+    earlier: PlanEffects | None = None
+    uncertain: list[str] = field(default_factory=list)
     asked: Any = None  # the model ``allowed`` was last asked about
 
     @property
@@ -97,7 +104,11 @@ class Revert:
         return f"skip: {self.operation.describe()} ({why})"
 
     def count(self, what: str, table: str, columns: Sequence[str], sql: str, params: Sequence[Any] = ()) -> int | None:
-        """``SELECT COUNT(*)``-style probe; 0 if the table or a column is missing, None if it failed."""
+        """``SELECT COUNT(*)``-style probe; 0 if the table or a column is missing, None if it failed
+        or depends on what an earlier step of the plan does to the data (see ``plan_effects``)."""
+        depends = self.earlier.affecting(table, columns) if self.earlier is not None else None
+        if depends is not None:
+            return self._as_left_by(depends, what, table)
         try:
             if not self.probe.exists(table, columns):
                 return 0
@@ -106,6 +117,19 @@ class Revert:
             first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             self.notes.append(f"could not check {what}: {first_line}")
             return None
+
+    def _as_left_by(self, effect: Effect, what: str, table: str) -> int | None:
+        """The count once ``effect`` ran: exactly 0 in a table it emptied, else unknown here."""
+        depends = f"depends on step {effect.step} ({effect.key}), which {effect.what}"
+        if effect.empties:
+            if self.probe.exists(table, ()):  # today's rows would be counted otherwise
+                self.notes.append(f"{depends}: {table} is empty by then")
+            return 0
+        self.notes.append(f"uncertain: {depends}")
+        self.uncertain.append(
+            f"{what} not counted: it {depends}, so today's rows do not tell; run with --rehearse for the exact answer."
+        )
+        return None
 
     def rows(self, table: str, where: str = "", columns: Sequence[str] = ()) -> int | None:
         sql = f"SELECT COUNT(*) FROM {self.probe.quote(table)}" + (f" WHERE {where}" if where else "")

@@ -54,7 +54,7 @@ def migration_facts(migration: Any) -> MigrationFacts:
     ] + [
         f"RunSQL ({sql_snippet(op.sql)}) uses CONCURRENTLY/VACUUM"
         for op, _ in operations
-        if isinstance(op, RunSQL) and _NON_ATOMIC_SQL.search(_sql_text(op.sql) + "\n" + _sql_text(op.reverse_sql))
+        if isinstance(op, RunSQL) and _NON_ATOMIC_SQL.search(sql_text(op.sql) + "\n" + sql_text(op.reverse_sql))
     ]
     return MigrationFacts(
         irreversible=tuple(irreversible),
@@ -102,7 +102,7 @@ def is_atomic(migration: Any, operations: Sequence[Any]) -> bool:
         if _declares_non_atomic(operation):
             return False
         if isinstance(operation, RunSQL):
-            sql = _sql_text(operation.sql) + "\n" + _sql_text(operation.reverse_sql)
+            sql = sql_text(operation.sql) + "\n" + sql_text(operation.reverse_sql)
             if _NON_ATOMIC_SQL.search(sql):
                 return False
     return True
@@ -121,7 +121,7 @@ def _declares_non_atomic(operation: Any) -> bool:
     )
 
 
-def _sql_text(sql: Any) -> str:
+def sql_text(sql: Any) -> str:
     """RunSQL's ``sql``/``reverse_sql`` as text: a string, or a list of strings or (sql, params)."""
     if isinstance(sql, (list, tuple)):
         return "\n".join(item[0] if isinstance(item, (list, tuple)) else str(item) for item in sql)
@@ -129,7 +129,7 @@ def _sql_text(sql: Any) -> str:
 
 
 def sql_snippet(sql: Any, width: int = 60) -> str:
-    text = " ".join(_sql_text(sql).split())
+    text = " ".join(sql_text(sql).split())
     return text if len(text) <= width else text[: width - 1] + "…"
 
 

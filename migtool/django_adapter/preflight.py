@@ -15,8 +15,9 @@ plan was already unapplied and committed (django-migrations.md §3).
 Operations are walked the way ``Migration.unapply`` walks them, so each one is
 judged between the state after it (``current``, what the database holds now)
 and the state before it (``restored``, what reverting brings back).  A table or
-column that does not exist (yet) counts as empty.  The checks see the data as
-it is now, not as earlier steps of the same plan may leave it.
+column that does not exist (yet) counts as empty.  Steps are checked in plan
+order, each on the data as the earlier steps leave it (``plan_effects``): a
+count an earlier step makes unknowable is reported as uncertain, not blocked.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from migtool.core.graph import MigrationKey
 from migtool.core.safety import StepCheck
 from migtool.django_adapter.data_probe import Probe, Revert
 from migtool.django_adapter.operation_facts import is_atomic
+from migtool.django_adapter.plan_effects import PlanEffects
 from migtool.django_adapter.plans import Prepared
 from migtool.django_adapter.revert_checks import check_operation
 from migtool.django_adapter.state_excerpts import FIELD_OPERATIONS, excerpt
@@ -44,32 +46,43 @@ def check_steps(connection: Any, prepared: Prepared) -> list[StepCheck]:
     Runs SELECTs only.
     """
     probe = Probe(connection)
-    checks = {
-        migration: _check_migration(probe, migration, _steps(migration.app_label, migration.operations, state))
-        for migration, state in prepared.replay()
+    steps = {
+        migration: _steps(migration.app_label, migration.operations, state) for migration, state in prepared.replay()
     }
-    return [checks[m] for m in prepared.migrations]
+    earlier = PlanEffects()
+    return [
+        _check_migration(probe, migration, steps[migration], earlier, number)
+        for number, migration in enumerate(prepared.migrations, start=1)
+    ]
 
 
-def _check_migration(probe: Probe, migration: Any, steps: list[tuple]) -> StepCheck:
+def _check_migration(probe: Probe, migration: Any, steps: list[tuple], earlier: PlanEffects, number: int) -> StepCheck:
+    """Check the plan's step ``number`` on the data ``earlier`` steps leave, then add its own effects."""
     effects: list[str] = []
     blockers: list[str] = []
     data_loss: list[str] = []
+    uncertain: list[str] = []
+    reverts = []
     for operation, restored, current, inside in reversed(steps):  # reverts run newest first
-        revert = Revert(probe, migration.app_label, operation, restored, current, inside)
+        revert = Revert(probe, migration.app_label, operation, restored, current, inside, earlier=earlier)
         effect = check_operation(revert)
         effects.append(effect + "".join(f" ({note})" for note in revert.notes))
         blockers += revert.blockers
         data_loss += revert.data_loss
+        uncertain += revert.uncertain
+        reverts.append(revert)
+    key = MigrationKey(migration.app_label, migration.name)
+    earlier.record(number, key, reverts)
     if not steps:
         parents = [dep for dep in migration.dependencies if dep[0] == migration.app_label]
         effects.append("merge (no operations)" if len(parents) > 1 else "no operations")
     return StepCheck(
-        key=MigrationKey(migration.app_label, migration.name),
+        key=key,
         effects=tuple(effects),
         blockers=tuple(blockers),
         data_loss=tuple(data_loss),
         atomic=is_atomic(migration, [step[0] for step in steps]),
+        uncertain=tuple(uncertain),
     )
 
 

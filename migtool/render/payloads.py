@@ -203,6 +203,7 @@ def rollback_to_dict(preview: RollbackPreview, *, executed: bool, rehearsal: Reh
                     "atomic": c.atomic,
                     "blockers": list(c.blockers),
                     "data_loss": list(c.data_loss),
+                    "uncertain": list(c.uncertain),
                 }
                 for c in preview.checks
             ],

@@ -127,7 +127,8 @@ def _lines(items: tuple[str, ...], prefix: str = "") -> str:
 
 
 def rollback_table(preview: RollbackPreview, *, ascii_only: bool) -> Table:
-    """The plan in execution order; '!' marks a blocker, 'x' an irreversible step.
+    """The plan in execution order; '!' marks a blocker, '?' a check an earlier step makes
+    uncertain, 'x' an irreversible step.
     Steps loaded from sources stored in the database (not on disk) say so in 'Source'."""
     mode = "one transaction" if preview.one_transaction else "step by step, re-applied on failure"
     plan = preview.plan
@@ -144,7 +145,7 @@ def rollback_table(preview: RollbackPreview, *, ascii_only: bool) -> Table:
         "Reverting does": lambda c: _lines(c.effects),
         "Reversible": lambda c: "yes" if c.reversible else "x NO",
         "Data impact": lambda c: _lines(c.data_loss),
-        "Blocked": lambda c: _lines(c.blockers, "! "),
+        "Blocked": lambda c: _lines((*(f"! {b}" for b in c.blockers), *(f"? {u}" for u in c.uncertain))),
     }
     return _steps_table(title, preview.checks, columns, ascii_only=ascii_only)
 

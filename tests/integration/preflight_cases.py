@@ -103,6 +103,7 @@ print(json.dumps({
             "blockers": list(c.blockers),
             "data_loss": list(c.data_loss),
             "atomic": c.atomic,
+            "uncertain": list(c.uncertain),
         }
         for c in checks
     ],

@@ -408,6 +408,7 @@ def test_clean_reversible_step(make_project: MakeProject, backend: str) -> None:
         "blockers": [],
         "data_loss": [f"drops column {TABLE}.extra (0 rows with a non-NULL value)"],
         "atomic": True,
+        "uncertain": [],  # the RunPython reverse is of the same step: the step starts from today's data
     }
 
 
@@ -441,3 +442,86 @@ def test_merge_migration(make_project: MakeProject) -> None:
     assert merge["effects"] == ["merge (no operations)"]
     assert empty["effects"] == ["no operations"]
     assert merge["atomic"] and not merge["blockers"] and not merge["data_loss"]
+
+
+# --------------------------------------------------------------------------- data as the plan leaves it
+
+FILL_NOTES = """
+def fill_notes(apps, schema_editor):
+    apps.get_model("shop", "Item").objects.filter(note__isnull=True).update(note="filled")
+"""
+NULLABLE_NOTE = "migrations.AlterField('item', 'note', models.CharField(max_length=20, null=True))"
+
+
+@pytest.mark.backends
+@pytest.mark.parametrize(
+    "reverse, touches, revert_ok",
+    [
+        ("migrations.RunPython(forwards, fill_notes)", "runs RunPython fill_notes", True),
+        (f"migrations.RunSQL('SELECT 1', \"UPDATE {TABLE} SET note = 'x' WHERE note IS NULL\")", "UPDATE", True),
+        (f"migrations.RunSQL('SELECT 1', 'UPDATE {TABLE} SET note = note')", "UPDATE", False),
+        ("migrations.RunSQL('SELECT 1', 'UPDATE shop_other SET id = id')", None, False),
+    ],
+    ids=["runpython-fills", "runsql-fills", "runsql-leaves-nulls", "runsql-other-table"],
+)
+def test_a_later_data_migration_makes_a_data_check_uncertain(
+    make_project: MakeProject, backend: str, reverse: str, touches: str | None, revert_ok: bool
+) -> None:
+    """The issue's false blocker: a later migration's reverse fills the NULLs before NOT NULL
+    comes back.  Whether it does, only running it tells: uncertain, not blocked, not counted.
+    Reverse SQL that names another table leaves the check (and its blocker) as it was."""
+    other = "migrations.CreateModel('Other', [('id', models.BigAutoField(primary_key=True))])"
+    project = migrated(make_project, shop([NOTE], Step([NULLABLE_NOTE, other]), Step([reverse], preamble=FILL_NOTES)))
+    insert(project, "note", ("kept",), (None,))
+
+    later, earlier = check(project, 3, 2)
+    assert later["blockers"] == [] and later["uncertain"] == []
+    about_item = [u for u in earlier["uncertain"] if u.startswith(f"rows of {TABLE} ")]
+    if touches is None:
+        assert about_item == [] and len(earlier["blockers"]) == 1
+    else:
+        assert earlier["blockers"] == [], earlier
+        (uncertain,) = about_item
+        assert uncertain.startswith(f"rows of {TABLE} not counted: it depends on step 1 (shop.0003_step), which ")
+        assert touches in uncertain and "--rehearse" in uncertain
+    assert project.manage("migrate", APP, step_name(1)).ok == revert_ok
+
+
+@pytest.mark.backends
+def test_a_table_dropped_by_an_earlier_step_is_empty_by_then(make_project: MakeProject, backend: str) -> None:
+    """Today's NULL rows are in the table the plan drops first: NOT NULL comes back over none."""
+    item_again = (
+        "migrations.CreateModel('Item', [('id', models.BigAutoField(primary_key=True)), "
+        "('note', models.CharField(max_length=20, null=True))])"
+    )
+    project = migrated(
+        make_project, shop([NOTE], Step([NULLABLE_NOTE]), Step(["migrations.DeleteModel('item')"]), Step([item_again]))
+    )
+    insert(project, "note", (None,))
+
+    _, deleted, nullable = check(project, 4, 3, 2)
+    assert deleted["effects"] == [f"recreate table {TABLE} (comes back empty)"]
+    assert nullable["blockers"] == [] and nullable["uncertain"] == []
+    assert nullable["effects"] == [
+        f"restore NOT NULL on {TABLE}.note (depends on step 2 (shop.0003_step), which re-creates {TABLE} empty: "
+        f"{TABLE} is empty by then)"
+    ]
+    assert project.manage("migrate", APP, step_name(1)).ok
+
+
+@pytest.mark.backends
+def test_a_column_renamed_back_by_an_earlier_step_is_uncertain(make_project: MakeProject, backend: str) -> None:
+    """Today the NULLs are in ``remark``; the plan renames it back to ``note`` before NOT NULL
+    comes back.  Counting today's ``note`` (there is none) said "passes"; the revert fails."""
+    project = migrated(
+        make_project, shop([NOTE], Step([NULLABLE_NOTE]), Step(["migrations.RenameField('item', 'note', 'remark')"]))
+    )
+    insert(project, "remark", (None,))
+
+    _, nullable = check(project, 3, 2)
+    assert nullable["blockers"] == []
+    assert nullable["uncertain"] == [
+        f"rows of {TABLE} not counted: it depends on step 1 (shop.0003_step), which renames {TABLE}.note, "
+        "so today's rows do not tell; run with --rehearse for the exact answer."
+    ]
+    assert not project.manage("migrate", APP, step_name(1)).ok

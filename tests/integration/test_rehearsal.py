@@ -83,7 +83,12 @@ def test_rehearsal_gives_the_real_runs_answer(
             "error": None,
         }
         assert report["can_run"], report
-        real = project.migtool("rollback", "r1", "--rehearse", "--yes")
+        # The checks alone no longer block: the NOT NULL restore depends on 0003_fill's reverse.
+        static = project.migtool("rollback", "r1", "--dry-run", "--format", "json")
+        assert static.code == EXIT_OK and "Run with --rehearse for the exact answer" in static.stderr, static
+        (nullable,) = [s for s in json.loads(static.stdout)["steps"] if s["migration"] == "shop.0002_nullable"]
+        assert nullable["blockers"] == [] and "depends on step 1 (shop.0003_fill)" in nullable["uncertain"][0]
+        real = project.migtool("rollback", "r1", "--yes")
         assert real.code == EXIT_OK, real
         assert project.db.applied() == ITEM_RELEASE
         assert project.db.rows("SELECT name, qty FROM shop_item") == [("filled", 3)]

@@ -169,6 +169,11 @@ def _rollback(
         if rehearsal.passed and preview.step_blockers:
             app.say(f"It disproves {len(preview.step_blockers)} blocker(s) the checks predicted from today's data.")
     blockers = preview.blockers_after(rehearsal)
+    if preview.uncertain and rehearsal is None:
+        app.say(
+            f"{len(preview.uncertain)} check(s) depend on what earlier steps do to the data ('?'); "
+            "they do not block. Run with --rehearse for the exact answer."
+        )
     if dry_run:
         if blockers:
             _print_blockers(app, blockers)
