@@ -393,7 +393,8 @@ def _write(path: Path, text: str) -> None:
 
 
 def write_project(apps: list[App], root: Path, *, tails: bool) -> None:
-    """Write the project; without ``tails``, the migrations after the r1 boundary are left out."""
+    """Write the project; without ``tails``, the migrations after the r1 boundary are left out
+    (and removed, if an earlier call wrote them into ``root``)."""
     _write(root / "manage.py", MANAGE)
     _write(root / SETTINGS_PACKAGE / "__init__.py", "")
     _write(root / SETTINGS_PACKAGE / "settings.py", SETTINGS.format(apps=[a.label for a in apps]))
@@ -402,8 +403,11 @@ def write_project(apps: list[App], root: Path, *, tails: bool) -> None:
         _write(root / app.label / "models.py", app.models_source())
         _write(root / app.label / "migrations" / "__init__.py", "")
         for m in app.migrations:
+            path = root / app.label / "migrations" / f"{m.name}.py"
             if tails or not m.tail:
-                _write(root / app.label / "migrations" / f"{m.name}.py", m.source())
+                _write(path, m.source())
+            else:  # written by an earlier call with tails: the project must not have it now
+                path.unlink(missing_ok=True)
 
 
 def child_env(database_url: str | None = None) -> dict[str, str]:

@@ -51,6 +51,7 @@ import generate as gen  # noqa: E402
 from run import Postgres, pg_unavailable  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
+CHECKOUT = HERE.parent.parent  # the migtool timed is this checkout's, whatever the venv has installed
 PYTHON = sys.executable
 SHAPE = gen.Shape(apps=5, per_app=60, changed_apps=1, tail=5, extra_releases=0)
 
@@ -147,7 +148,7 @@ def write_project(root: Path, *, tails: bool) -> list[str]:
 
 
 def run(root: Path, url: str, args: list[str], jobs: int = 2) -> subprocess.CompletedProcess[str]:
-    env = {**gen.child_env(url), "BENCH_JOBS": str(jobs), "PYTHONPATH": str(root)}
+    env = {**gen.child_env(url), "BENCH_JOBS": str(jobs), "PYTHONPATH": os.pathsep.join((str(root), str(CHECKOUT)))}
     return subprocess.run(args, cwd=root, env=env, capture_output=True, text=True, check=False)
 
 
