@@ -102,14 +102,14 @@ def preview_migrate(
             hint="Run 'python manage.py makemigrations --merge' and commit the merge migration.",
         )
     if not absent:
-        check_history(build_executor(connection, False))
+        check_history(build_executor(connection, False, recorded=recorded))
     if snapshot is not None:
         _refuse_not_on_disk(graph, recorded, snapshot)
         _refuse_outside(graph, recorded, snapshot)
         steps, use_originals = plan_to_release(graph, recorded, snapshot)
     else:
         steps, use_originals = plan_forward(graph, recorded, _targets(graph, recorded, app_label, migration)), False
-    executor = build_executor(None if absent else connection, use_originals)
+    executor = build_executor(None if absent else connection, use_originals, recorded=recorded)
     steps = forward_order(executor, steps) if steps else ()
     # Whether a step could be undone needs no rendered states: only its operations.
     checks = [undo_check(m) for m in plan_migrations(executor, steps, applied=False)]

@@ -82,7 +82,7 @@ def run_journaled(
         log(event)
 
     try:
-        run_batch(connection, batch, observe, prepared)
+        recorded = run_batch(connection, batch, observe, prepared)
     except ExecutionError as exc:
         journal = Journal(connections[connection.alias])  # the executor may have replaced a broken wrapper
         log.journal = journal
@@ -96,6 +96,6 @@ def run_journaled(
     log.close(rolled_back=False)
     journal.finish(run_id, SUCCEEDED)
     if not batch.backwards:
-        for warning in capture_applied_steps(connection, batch.steps):
+        for warning in capture_applied_steps(connection, batch.steps, recorded):
             warn(warning)
     return run_id

@@ -91,14 +91,17 @@ class _Tracker:
             self.observer(StepEvent(self.kinds[1], key, len(self.done), self.total))
 
 
-def run_batch(connection: Any, batch: Batch, observer: Observer, prepared: Prepared | None = None) -> None:
+def run_batch(
+    connection: Any, batch: Batch, observer: Observer, prepared: Prepared | None = None
+) -> frozenset[MigrationKey]:
     """Run ``batch``; on failure bring the database back to where it started.
 
     A backwards batch runs from ``prepared`` (required for it), so its states
     are not rendered twice; with ``batch.fast_path`` each revert gets only the
-    models it reads (``fast_path``).  Raises ``ExecutionError`` (restored, verified by
-    re-reading rows and schema) or ``RestoreFailedError`` (not restored; says
-    what differs now).
+    models it reads (``fast_path``).  Returns the rows of ``django_migrations``
+    read back after the run (verified).  Raises ``ExecutionError`` (restored,
+    verified by re-reading rows and schema) or ``RestoreFailedError`` (not
+    restored; says what differs now).
     """
     from django.db import transaction
 
@@ -106,7 +109,7 @@ def run_batch(connection: Any, batch: Batch, observer: Observer, prepared: Prepa
     flush = _flush_deferred_constraints(connection) if batch.in_one_transaction else None
     tracker = _Tracker(observer, len(batch.steps), ("start", "done"), flush)
     if prepared is None:
-        executor = build_executor(connection, batch.use_originals, tracker)
+        executor = build_executor(connection, batch.use_originals, tracker, recorded=before[0])
         prepared = Prepared(executor, plan_migrations(executor, batch.steps, applied=batch.backwards))
     else:
         executor = prepared.executor
@@ -137,8 +140,8 @@ def run_batch(connection: Any, batch: Batch, observer: Observer, prepared: Prepa
         verify_restored(reset_connection(connection), before, batch, failed, exc, compensation_error, compensated)
     if batch.rehearsal:
         _verify_rolled_back(connection, before)
-    else:
-        _verify_done(connection, batch)
+        return frozenset(before[0])
+    return _verify_done(connection, batch)
 
 
 def _verify_rolled_back(connection: Any, before: tuple[Any, Any]) -> None:
@@ -152,10 +155,11 @@ def _verify_rolled_back(connection: Any, before: tuple[Any, Any]) -> None:
         )
 
 
-def _verify_done(connection: Any, batch: Batch) -> None:
+def _verify_done(connection: Any, batch: Batch) -> frozenset[MigrationKey]:
     """After a run Django reported as complete, re-read the state with a fresh loader:
-    every step must now be applied (forwards) or unapplied (backwards)."""
-    applied = build_executor(connection, batch.use_originals).loader.applied_migrations
+    every step must now be applied (forwards) or unapplied (backwards).  Returns the rows read."""
+    recorded = frozenset(load_recorded(connection))
+    applied = build_executor(connection, batch.use_originals, recorded=recorded).loader.applied_migrations
     wrong = [str(k) for k in batch.steps if (tuple(k) in applied) == batch.backwards]
     if wrong:
         state = "still applied" if batch.backwards else "not applied"
@@ -165,6 +169,7 @@ def _verify_done(connection: Any, batch: Batch) -> None:
             hint="Inspect it with 'migtool status' and 'migtool doctor --database', then repair by hand.",
             unexpected=wrong,
         )
+    return recorded
 
 
 def _migrate(prepared: Prepared, batch: Batch) -> None:

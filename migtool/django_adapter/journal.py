@@ -21,6 +21,7 @@ from typing import Any
 
 from migtool import __version__
 from migtool.core.graph import MigrationKey
+from migtool.django_adapter.tables import column_exists, table_exists
 
 RUNNING, SUCCEEDED, RESTORED, FAILED, INTERRUPTED = "running", "succeeded", "restored", "failed", "interrupted"
 REFUSED = "refused"  # a fleet target's run refused before it began: nothing was changed
@@ -122,8 +123,7 @@ class Journal:
         self.Run, self.Step = _models()
 
     def has_table(self) -> bool:
-        tables = self.connection.introspection.table_names(self.connection.cursor())
-        return self.Run._meta.db_table in tables and self.Step._meta.db_table in tables
+        return all(table_exists(self.connection, m._meta.db_table) for m in (self.Run, self.Step))
 
     def ensure_schema(self) -> None:
         """Create the journal tables if missing, as ``MigrationRecorder.ensure_schema`` does,
@@ -135,14 +135,12 @@ class Journal:
             return
         with self.connection.schema_editor() as editor:
             for model in (self.Run, self.Step):
-                if model._meta.db_table not in self.connection.introspection.table_names():
+                if not table_exists(self.connection, model._meta.db_table):
                     editor.create_model(model)
 
     def has_fleet_column(self) -> bool:
         """Journals written before fleets have no ``fleet_run`` column; they are read without it."""
-        with self.connection.cursor() as cursor:
-            columns = self.connection.introspection.get_table_description(cursor, self.Run._meta.db_table)
-        return any(c.name == "fleet_run" for c in columns)
+        return column_exists(self.connection, self.Run._meta.db_table, "fleet_run")
 
     def _run_rows(self) -> Any:
         rows = self.Run.objects.using(self.connection.alias)

@@ -9,10 +9,11 @@ for a backwards plan the project states each migration is reverted from.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.recorder import MigrationRecorder
@@ -21,7 +22,19 @@ from migtool.core.graph import MigrationKey
 from migtool.django_adapter.fast_path import PathCounts, swappable_cache_kept, unapply_steps
 from migtool.django_adapter.loader import FilesReadOnceLoader
 from migtool.django_adapter.squash_view import SquashView
+from migtool.django_adapter.tables import table_exists
 from migtool.errors import PlanRefusedError
+
+
+class _Recorder(MigrationRecorder):
+    """Django's ``MigrationRecorder``, asking whether its table exists with one cheap
+    query (``tables.table_exists``) and remembering a yes, as Django 5.1+ does:
+    a batch's ``ensure_schema`` and every ``record_applied`` ask again."""
+
+    def has_table(self) -> bool:
+        if not self.__dict__.get("_table_seen"):
+            self._table_seen = table_exists(self.connection, self.Migration._meta.db_table)
+        return bool(self._table_seen)
 
 
 class _Executor(MigrationExecutor):
@@ -34,21 +47,45 @@ class _Executor(MigrationExecutor):
     def __init__(self, connection: Any, progress: Callable[..., None] | None, loader: FilesReadOnceLoader) -> None:
         self.connection = connection
         self.loader = loader
-        self.recorder = MigrationRecorder(connection)
+        self.recorder = _Recorder(connection)
         self.progress_callback = progress
+
+    def migration_plan(self, targets: Any, clean_start: bool = False) -> Any:
+        """Django's; the full plan (every leaf, from a clean start), which ``migrate``
+        computes on every call, depends on the graph alone and is computed once per
+        graph (graphs are shared between executors and never changed)."""
+        graph = self.loader.graph
+        if not clean_start or list(targets) != graph.leaf_nodes():
+            return super().migration_plan(targets, clean_start)
+        plan = _full_plans.get(graph)
+        if plan is None:
+            plan = _full_plans[graph] = super().migration_plan(targets, clean_start)
+        return list(plan)
+
+    def check_replacements(self) -> None:
+        """Django's, which records squashes whose replaced migrations are all applied;
+        without squashes it would only read ``django_migrations`` again."""
+        if self.loader.replacements:
+            super().check_replacements()
 
 
 def build_executor(
-    connection: Any, use_originals: bool, progress: Callable[..., None] | None = None, *, view: SquashView | None = None
+    connection: Any,
+    use_originals: bool,
+    progress: Callable[..., None] | None = None,
+    *,
+    view: SquashView | None = None,
+    recorded: Collection[MigrationKey] | None = None,
 ) -> Any:
     """Return a fresh executor; after any failure Django's caches are stale (§1.3).
 
     With ``use_originals`` squashes are not replaced, as Django's own
     ``migration_plan`` does to target a replaced migration.  With ``view``
     they are replaced as in that view (``SquashView.of`` an earlier executor's
-    loader), whatever is recorded now.
+    loader), whatever is recorded now.  ``recorded`` are the rows of
+    ``django_migrations`` the caller has just read, so they are not read again.
     """
-    loader = FilesReadOnceLoader(connection, replace_migrations=not use_originals, view=view)
+    loader = FilesReadOnceLoader(connection, replace_migrations=not use_originals, view=view, recorded=recorded)
     return _Executor(connection, progress, loader)
 
 
@@ -81,6 +118,9 @@ def forward_order(executor: Any, steps: Sequence[MigrationKey]) -> tuple[Migrati
     full_plan = executor.migration_plan(executor.loader.graph.leaf_nodes(), clean_start=True)
     position = {MigrationKey(m.app_label, m.name): i for i, (m, _) in enumerate(full_plan)}
     return tuple(sorted(steps, key=position.__getitem__))
+
+
+_full_plans: WeakKeyDictionary[Any, list[tuple[Any, bool]]] = WeakKeyDictionary()
 
 
 def check_history(executor: Any) -> None:

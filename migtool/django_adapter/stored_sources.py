@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import hashlib
 import sys
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from migtool.core.graph import MigrationKey
+from migtool.django_adapter.tables import table_exists
 
 # Version 1: ``source`` holds the bytes of the migration module's file, unchanged.
 FORMAT_VERSION = 1
@@ -80,8 +81,7 @@ class SourceStore:
         return self.Source.objects.using(self.connection.alias)
 
     def has_table(self) -> bool:
-        with self.connection.cursor() as cursor:
-            return self.Source._meta.db_table in self.connection.introspection.table_names(cursor)
+        return table_exists(self.connection, self.Source._meta.db_table)
 
     def variants(self) -> dict[MigrationKey, tuple[str, ...]]:
         """Return, per stored migration, the sha256 of every source stored for it,
@@ -191,9 +191,12 @@ def capture(connection: Any, keys: Iterable[MigrationKey], *, replace_known: boo
     return CaptureResult(store.store(files), already, tuple(differing), tuple(warnings))
 
 
-def capture_applied_steps(connection: Any, steps: Iterable[MigrationKey]) -> list[str]:
+def capture_applied_steps(
+    connection: Any, steps: Iterable[MigrationKey], recorded: Collection[MigrationKey] | None = None
+) -> list[str]:
     """After a run: store the sources of the ``steps`` now applied, and of the
-    squashes they completed (Django records those rows itself).
+    squashes they completed (Django records those rows itself).  ``recorded``
+    are the rows of ``django_migrations`` just read back, if the caller has them.
 
     Never raises: a migrate must not fail because its sources could not be
     stored.  Returns warnings instead.
@@ -201,7 +204,7 @@ def capture_applied_steps(connection: Any, steps: Iterable[MigrationKey]) -> lis
     from migtool.django_adapter.loader import FilesReadOnceLoader, load_recorded
 
     try:
-        recorded = set(load_recorded(connection))
+        recorded = set(load_recorded(connection) if recorded is None else recorded)
         steps = {k for k in steps if k in recorded}
         squashes = {
             MigrationKey(*key)
