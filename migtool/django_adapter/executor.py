@@ -29,7 +29,7 @@ from migtool.django_adapter.loader import load_recorded, load_schema
 from migtool.django_adapter.plans import Prepared, build_executor, plan_migrations
 from migtool.django_adapter.restore import compensate, reset_connection, verify_restored
 from migtool.django_adapter.squash_view import SquashView
-from migtool.django_adapter.states import post_migrate_apps, pre_migrate_state, state_key
+from migtool.django_adapter.states import forward_trajectory, pre_migrate_state
 from migtool.errors import ExecutionError, RestoreFailedError
 
 
@@ -184,11 +184,11 @@ def _migrate(prepared: Prepared, batch: Batch) -> None:
     else:
         from django.core.management.sql import emit_post_migrate_signal, emit_pre_migrate_signal
 
-        alias, start = executor.connection.alias, state_key(executor.loader)
-        state = pre_migrate_state(executor)
-        emit_pre_migrate_signal(0, False, alias, apps=state.apps, plan=plan)
-        state = executor.migrate(None, plan=plan, state=state.clone())
-        emit_post_migrate_signal(0, False, alias, apps=post_migrate_apps(start, plan, state), plan=plan)
+        alias = executor.connection.alias
+        emit_pre_migrate_signal(0, False, alias, apps=pre_migrate_state(executor).apps, plan=plan)
+        executor.trajectory = forward_trajectory(executor, plan)
+        executor.migrate(None, plan=plan, state=executor.trajectory.start)
+        emit_post_migrate_signal(0, False, alias, apps=executor.trajectory.final.apps, plan=plan)
     for key in batch.stale_rows:
         executor.recorder.record_unapplied(*key)
 

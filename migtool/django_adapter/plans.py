@@ -17,11 +17,13 @@ from weakref import WeakKeyDictionary
 
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.recorder import MigrationRecorder
+from django.db.migrations.state import ProjectState
 
 from migtool.core.graph import MigrationKey
 from migtool.django_adapter.fast_path import PathCounts, swappable_cache_kept, unapply_steps
 from migtool.django_adapter.loader import FilesReadOnceLoader
 from migtool.django_adapter.squash_view import SquashView
+from migtool.django_adapter.states import Trajectory
 from migtool.django_adapter.tables import table_exists
 from migtool.errors import PlanRefusedError
 
@@ -44,6 +46,8 @@ class _Executor(MigrationExecutor):
     would build its own ``MigrationLoader`` and read every migration file again.
     """
 
+    trajectory: Trajectory | None = None  # set for a forward batch whose states are shared (``states``)
+
     def __init__(self, connection: Any, progress: Callable[..., None] | None, loader: FilesReadOnceLoader) -> None:
         self.connection = connection
         self.loader = loader
@@ -61,6 +65,16 @@ class _Executor(MigrationExecutor):
         if plan is None:
             plan = _full_plans[graph] = super().migration_plan(targets, clean_start)
         return list(plan)
+
+    def apply_migration(self, state: Any, migration: Any, fake: bool = False, fake_initial: bool = False) -> Any:
+        """Django's, on the trajectory's stand-in of ``migration`` when there is one:
+        the same schema editor, recording and progress, without computing states."""
+        stand_in = self.trajectory.stand_in(migration) if self.trajectory is not None else None
+        if stand_in is None:
+            return super().apply_migration(state, migration, fake, fake_initial)
+        # The pinned operations read no state: an empty one makes Migration.apply's clones free.
+        super().apply_migration(ProjectState(), stand_in, fake, fake_initial)
+        return self.trajectory.after(migration)  # type: ignore[union-attr]
 
     def check_replacements(self) -> None:
         """Django's, which records squashes whose replaced migrations are all applied;
@@ -175,8 +189,6 @@ class Prepared:
         ``state_forwards`` operation by operation.  ``advance(migration, state)``,
         when given, does the same for the applied migrations in between.
         """
-        from django.db.migrations.state import ProjectState
-
         loader = self.executor.loader
         wanted = set(self.migrations)
         state = ProjectState(real_apps=loader.unmigrated_apps)
