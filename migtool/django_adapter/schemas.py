@@ -11,7 +11,9 @@ ordinary single-database code path; the only difference is the connection's
   and foreign keys to shared tables still resolve;
 * with django-tenants' backend through its own ``connection.set_schema()``, so
   its router (``SHARED_APPS`` / ``TENANT_APPS``), its schema-filtered
-  introspection and ``PG_EXTRA_SEARCH_PATHS`` behave as under ``migrate_schemas``;
+  introspection and ``PG_EXTRA_SEARCH_PATHS`` behave as under ``migrate_schemas``
+  (its ``SET`` before every cursor is skipped where it is a no-op:
+  ``tenant_search_path``);
 * with Django's plain PostgreSQL backend by ``SET search_path`` on the session,
   plus an introspection that lists only the schema's own tables: otherwise a
   schema without ``django_migrations`` or a journal would see (and write to)
@@ -38,6 +40,7 @@ from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from migtool.django_adapter import tenant_search_path
 from migtool.errors import ConfigurationError, InputError
 from migtool.fleet.targets import Target
 
@@ -151,9 +154,7 @@ def activate(target: Target) -> Iterator[Any]:
 
 def _apply(connection: Any, schema: str) -> None:
     if is_tenants_connection(connection):
-        # What django-tenants' migration executor and schema_context do: the backend
-        # issues SET search_path on each new cursor and filters introspection by schema.
-        connection.set_schema(schema)
+        _set_tenant_schema(connection, schema)
         return
     if not isinstance(connection.introspection, _SchemaIntrospection):
         connection.introspection = _schema_introspection(connection)
@@ -161,9 +162,17 @@ def _apply(connection: Any, schema: str) -> None:
         _set_search_path(connection, schema)
 
 
+def _set_tenant_schema(connection: Any, schema: str) -> None:
+    # What django-tenants' migration executor and schema_context do: the backend
+    # issues SET search_path for new cursors and filters introspection by schema.
+    connection.set_schema(schema)
+    tenant_search_path.set_only_when_needed(connection)
+
+
 def _reset_search_path(connection: Any) -> None:
     if is_tenants_connection(connection):
         connection.set_schema_to_public()
+        tenant_search_path.set_on_every_cursor(connection)
         return
     if isinstance(connection.introspection, _SchemaIntrospection):
         connection.introspection = connection.introspection_class(connection)
@@ -191,7 +200,7 @@ def _reapply(sender: Any, connection: Any, **kwargs: Any) -> None:
     if schema is None:
         return
     if is_tenants_connection(connection):
-        connection.set_schema(schema)
+        _set_tenant_schema(connection, schema)
     else:
         if not isinstance(connection.introspection, _SchemaIntrospection):
             connection.introspection = _schema_introspection(connection)
