@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -77,7 +78,15 @@ def is_locked(connection: Any, scope: str | None = None) -> bool:
 
 
 class _ServerLock:
-    """A lock held by a dedicated server connection."""
+    """A lock held by a dedicated server connection.
+
+    In a process that asked for it (``keep_lock_connections``: a fleet's worker
+    process, which takes one lock per target and exits with the fleet run),
+    the connection is kept once it holds no lock, for the next lock of the same
+    alias in the same thread; a new server connection per target cost more than
+    the lock itself.  One whose statement failed is closed instead: whatever it
+    held went with it.
+    """
 
     acquire_sql = ""
     release_sql = ""
@@ -85,20 +94,51 @@ class _ServerLock:
     def __init__(self, connection: Any, scope: str | None) -> None:
         from django.db import connections
 
-        self.connection = connections.create_connection(connection.alias)
+        idle = _idle_connections()
+        self.connection = idle.pop(connection.alias, None) or connections.create_connection(connection.alias)
+        self.sound = True
         self.name = f"migtool:{connection.settings_dict['NAME']}{f':{scope}' if scope else ''}"[:64]
         self.key = ADVISORY_KEY if scope is None else _scope_key(scope)
 
     def _scalar(self, sql: str, params: list[Any]) -> Any:
-        with self.connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchone()[0]
+        try:
+            with self.connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                return cursor.fetchone()[0]
+        except BaseException:
+            self.sound = False
+            raise
 
     def may_be_held(self) -> bool:
         return True
 
     def close(self) -> None:
-        self.connection.close()
+        """Called once the lock is released or was never taken."""
+        idle = _idle_connections()
+        if _keeping and self.sound and self.connection.alias not in idle:
+            idle[self.connection.alias] = self.connection
+        else:
+            self.connection.close()
+
+
+def keep_lock_connections() -> None:
+    """Keep lock connections open between locks, for the rest of this process."""
+    global _keeping
+    _keeping = True
+
+
+_keeping = False
+_idle = threading.local()
+_inherited: list[Any] = []  # a forked child's copies of its parent's: never used, never closed
+
+
+def _idle_connections() -> dict[str, Any]:
+    """This thread's idle lock connections, by alias.  A forked child starts without
+    any: it must neither use its parent's sessions nor close them (closing ends them)."""
+    if getattr(_idle, "pid", None) != os.getpid():
+        _inherited.extend(getattr(_idle, "connections", {}).values())
+        _idle.pid, _idle.connections = os.getpid(), {}
+    return _idle.connections  # type: ignore[no-any-return]
 
 
 class _PostgresLock(_ServerLock):

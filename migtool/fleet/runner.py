@@ -155,8 +155,12 @@ _WORKER_PROJECT: Project | None = None
 
 
 def _start_worker(settings: str | None, pythonpath: str | None, releases_dir: str | None) -> None:
-    """Set up the project and load its graph once per worker process."""
+    """Set up the project and load its graph once per worker process, whose lock
+    connections are kept from one target to the next (the process ends with the run)."""
+    from migtool.django_adapter.lock import keep_lock_connections
+
     global _WORKER_PROJECT
+    keep_lock_connections()
     _WORKER_PROJECT = Project(settings=settings, pythonpath=pythonpath, releases_dir=releases_dir)
     _WORKER_PROJECT.setup()
     _ = _WORKER_PROJECT.graph
