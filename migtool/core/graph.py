@@ -99,6 +99,9 @@ class ProjectGraph:
         self.edges = self._edges()
         self.stand_ins = stand_ins(self.replaces, self.nodes, self.squash_order)
         self.declared = DependencyGraph(self._declared_parents())
+        # Effective graphs by the squashes in use, the only thing of the recorded rows they
+        # depend on: a fleet's targets, and each planning step, ask for the same few.
+        self._effective: dict[frozenset[MigrationKey], DependencyGraph] = {}
 
     def __contains__(self, key: object) -> bool:
         return key in self.nodes
@@ -180,9 +183,10 @@ class ProjectGraph:
         itself, and its children depend on its latest originals instead.
         Raises ``ConfigurationError`` where Django's loader refuses the database.
         """
-        parents = replace_squashes(
-            self.edges, self.nodes, self.replaces, self.squash_order, lambda s: self.is_used(s, recorded)
-        )
+        used = frozenset(s for s in self.replaces if self.is_used(s, recorded))
+        if used in self._effective:
+            return self._effective[used]
+        parents = replace_squashes(self.edges, self.nodes, self.replaces, self.squash_order, used.__contains__)
         result = DependencyGraph(parents)
         if len(result.order) != len(parents):
             cycle = sorted(set(parents) - set(result.order))
@@ -191,6 +195,7 @@ class ProjectGraph:
                 f"their originals, through {', '.join(map(str, cycle[:5]))}.",
                 hint="Fix the migration files; 'python manage.py showmigrations' shows the same problem.",
             )
+        self._effective[used] = result
         return result
 
     def applied(self, recorded: frozenset[MigrationKey]) -> frozenset[MigrationKey]:

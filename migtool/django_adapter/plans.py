@@ -61,10 +61,21 @@ class _Executor(MigrationExecutor):
         graph = self.loader.graph
         if not clean_start or list(targets) != graph.leaf_nodes():
             return super().migration_plan(targets, clean_start)
-        plan = _full_plans.get(graph)
-        if plan is None:
-            plan = _full_plans[graph] = super().migration_plan(targets, clean_start)
-        return list(plan)
+        return list(self._full_plan())
+
+    def _full_plan(self) -> list[tuple[Any, bool]]:
+        graph = self.loader.graph
+        if graph not in _full_plans:
+            _full_plans[graph] = super().migration_plan(graph.leaf_nodes(), clean_start=True)
+        return _full_plans[graph]
+
+    def plan_positions(self) -> dict[MigrationKey, int]:
+        """Each migration's place in the full plan: the order Django applies any forward plan in."""
+        graph = self.loader.graph
+        if graph not in _plan_positions:
+            plan = self._full_plan()
+            _plan_positions[graph] = {MigrationKey(m.app_label, m.name): i for i, (m, _) in enumerate(plan)}
+        return _plan_positions[graph]
 
     def apply_migration(self, state: Any, migration: Any, fake: bool = False, fake_initial: bool = False) -> Any:
         """Django's, on the trajectory's stand-in of ``migration`` when there is one:
@@ -129,12 +140,11 @@ def forward_order(executor: Any, steps: Sequence[MigrationKey]) -> tuple[Migrati
     plan, whatever order it is given; showing and journaling that order keeps
     what migtool says equal to what happens.
     """
-    full_plan = executor.migration_plan(executor.loader.graph.leaf_nodes(), clean_start=True)
-    position = {MigrationKey(m.app_label, m.name): i for i, (m, _) in enumerate(full_plan)}
-    return tuple(sorted(steps, key=position.__getitem__))
+    return tuple(sorted(steps, key=executor.plan_positions().__getitem__))
 
 
 _full_plans: WeakKeyDictionary[Any, list[tuple[Any, bool]]] = WeakKeyDictionary()
+_plan_positions: WeakKeyDictionary[Any, dict[MigrationKey, int]] = WeakKeyDictionary()
 
 
 def check_history(executor: Any) -> None:

@@ -116,6 +116,12 @@ class CeleryExecutor:
         self._run(targets, order, policy.jobs, note, keep_going=lambda: not failed or policy.on_failure == "continue")
         return failed
 
+    def warm_up(self, workers: int) -> None:
+        """Nothing to start: the project's Celery workers are running already."""
+
+    def close(self) -> None:
+        """Nothing to let go of: the workers belong to the project."""
+
     def _run(self, targets: list[Target], order: FleetOrder, jobs: int, record: Any, keep_going: Any) -> None:
         """Keep up to ``jobs`` tasks in flight; ``keep_going()`` decides whether to send the next."""
         pending = iter(targets)

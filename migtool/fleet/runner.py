@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from multiprocessing import get_context
 from typing import Protocol
@@ -46,18 +47,50 @@ class Executor(Protocol):
         new one unless ``policy.on_failure`` is ``continue``.  Return whether one failed."""
         ...
 
+    def warm_up(self, workers: int) -> None:
+        """Get ``workers`` workers ready for ``run_many`` while the canaries run; touches
+        no target."""
+
+    def close(self) -> None:
+        """Let go of the workers; called once the fleet run is over."""
+
 
 class LocalExecutor:
-    """This process for one target at a time, a pool of worker processes for the rest."""
+    """This process for one target at a time, a pool of worker processes for the rest.
+
+    The pool is started (``warm_up``) before the canaries run, so the workers'
+    start (a new interpreter, the project set up, the migration files read)
+    overlaps the canaries instead of following them.
+    """
 
     def __init__(self, project: Project) -> None:
         self.project = project
+        self.pool: ProcessPoolExecutor | None = None
 
     def run_one(self, target: Target, order: FleetOrder) -> TargetOutcome:
         return run_target(self.project, target, order)
 
     def run_many(self, targets: list[Target], order: FleetOrder, policy: Policy, record: Report) -> bool:
-        return _run_rest(self.project, targets, order, policy, record)
+        if policy.jobs > 1 and len(targets) > 1 and self.pool is None:
+            self.warm_up(min(policy.jobs, len(targets)))
+        return _run_rest(self.project, targets, order, policy, record, self.pool)
+
+    def warm_up(self, workers: int) -> None:
+        if workers <= 1 or self.pool is not None:
+            return
+        self.pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=get_context("spawn"),  # no fork: this process holds connections and maybe a live view thread
+            initializer=_start_worker,
+            initargs=(self.project.settings, self.project.pythonpath, self.project.releases_dir),
+        )
+        for _ in range(workers):  # a pool starts a process per submitted task, up to max_workers
+            self.pool.submit(_ready)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +124,26 @@ def run_fleet(
             record(TargetOutcome(target, UP_TO_DATE))
     todo = [t for t in targets if t not in skip]
     canaries, rest = todo[: 1 + policy.canary], todo[1 + policy.canary :]
+    try:
+        if len(rest) > 1:
+            executor.warm_up(min(policy.jobs, len(rest)))
+        _run_all(executor, todo, canaries, rest, order, policy, outcomes, record)
+    finally:
+        executor.close()
+    return [outcomes.get(t) or TargetOutcome(t, NOT_STARTED) for t in targets]
+
+
+def _run_all(
+    executor: Executor,
+    todo: list[Target],
+    canaries: list[Target],
+    rest: list[Target],
+    order: FleetOrder,
+    policy: Policy,
+    outcomes: dict[Target, TargetOutcome],
+    record: Report,
+) -> None:
+    """The canaries one by one, then the rest, then the restores ``rollback`` asks for."""
     failed = False
     for target in canaries:
         record(executor.run_one(target, order))
@@ -106,13 +159,20 @@ def run_fleet(
             forward = outcomes[target]
             undone = executor.run_one(target, order.restoring())
             record(replace(undone, applied=forward.applied, duration=forward.duration + undone.duration))
-    return [outcomes.get(t) or TargetOutcome(t, NOT_STARTED) for t in targets]
 
 
-def _run_rest(project: Project, rest: list[Target], order: FleetOrder, policy: Policy, record: Report) -> bool:
-    """Run the targets after the canaries; return whether one of them failed."""
+def _run_rest(
+    project: Project,
+    rest: list[Target],
+    order: FleetOrder,
+    policy: Policy,
+    record: Report,
+    pool: ProcessPoolExecutor | None,
+) -> bool:
+    """Run the targets after the canaries (in ``pool`` when there is one); return
+    whether one of them failed."""
     failed = False
-    if policy.jobs <= 1 or len(rest) == 1:
+    if pool is None or policy.jobs <= 1 or len(rest) == 1:
         for target in rest:
             outcome = run_target(project, target, order)
             record(outcome)
@@ -122,32 +182,32 @@ def _run_rest(project: Project, rest: list[Target], order: FleetOrder, policy: P
         return failed
     pending = iter(rest)
     running: dict[Future[TargetOutcome], Target] = {}
-    with ProcessPoolExecutor(
-        max_workers=min(policy.jobs, len(rest)),
-        mp_context=get_context("spawn"),  # no fork: this process holds connections and maybe a live view thread
-        initializer=_start_worker,
-        initargs=(project.settings, project.pythonpath, project.releases_dir),
-    ) as pool:
 
-        def submit() -> None:
-            target = next(pending, None)
-            if target is not None:
-                running[pool.submit(_work, target, order)] = target
+    def submit() -> None:
+        target = next(pending, None)
+        if target is None:
+            return
+        try:
+            future = pool.submit(_work, target, order)
+        except BrokenProcessPool as exc:  # a worker died, maybe while starting: this target fails as lost
+            future = Future()
+            future.set_exception(exc)
+        running[future] = target
 
-        for _ in range(policy.jobs):
-            submit()
-        while running:
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                target = running.pop(future)
-                try:
-                    outcome = future.result()
-                except Exception as exc:  # the worker process died (killed, out of memory)
-                    outcome = TargetOutcome(target, FAILED, error=f"worker lost: {exc!r}", error_type="internal")
-                record(outcome)
-                failed = failed or outcome.broken
-                if not failed or policy.on_failure == "continue":
-                    submit()
+    for _ in range(policy.jobs):
+        submit()
+    while running:
+        done, _ = wait(running, return_when=FIRST_COMPLETED)
+        for future in done:
+            target = running.pop(future)
+            try:
+                outcome = future.result()
+            except Exception as exc:  # the worker process died (killed, out of memory)
+                outcome = TargetOutcome(target, FAILED, error=f"worker lost: {exc!r}", error_type="internal")
+            record(outcome)
+            failed = failed or outcome.broken
+            if not failed or policy.on_failure == "continue":
+                submit()
     return failed
 
 
@@ -164,6 +224,10 @@ def _start_worker(settings: str | None, pythonpath: str | None, releases_dir: st
     _WORKER_PROJECT = Project(settings=settings, pythonpath=pythonpath, releases_dir=releases_dir)
     _WORKER_PROJECT.setup()
     _ = _WORKER_PROJECT.graph
+
+
+def _ready() -> None:
+    """Nothing: a task that makes the pool start a worker process."""
 
 
 def _work(target: Target, order: FleetOrder) -> TargetOutcome:
