@@ -25,8 +25,8 @@ from typing import Any
 
 def set_only_when_needed(connection: Any) -> None:
     """Make django-tenants' ``connection`` skip the provably redundant ``SET search_path``."""
-    if "_handle_search_path" in connection.__dict__:
-        return
+    if "_handle_search_path" in connection.__dict__ or not hasattr(connection, "_handle_search_path"):
+        return  # done already; or a django-tenants before 4.0, which sets the path inside _cursor()
     per_cursor = connection._handle_search_path
     committed: list[Any] = [None]  # the path last set outside a transaction, while still in force
 
