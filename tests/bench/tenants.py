@@ -124,14 +124,16 @@ def copy_first_schema(db: Postgres, database: str, names: list[str]) -> None:
     )
 
 
-# The peak RSS of the largest process of a command (its children included).
+# The peak RSS of the largest process of a command, and the CPU time of the command and
+# its children (the database server's is not counted, for any tool).
 MEASURE = """
 import json, resource, subprocess, sys, time
 start = time.perf_counter()
 proc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 wall = time.perf_counter() - start
-rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-print(json.dumps({"rc": proc.returncode, "wall": wall, "rss_mb": rss / 1024, "stderr": proc.stderr[-3000:]}))
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"rc": proc.returncode, "wall": wall, "cpu": usage.ru_utime + usage.ru_stime,
+                  "rss_mb": usage.ru_maxrss / 1024, "stderr": proc.stderr[-3000:]}))
 """
 
 
@@ -228,7 +230,7 @@ def bench_size(root: Path, db: Postgres, count: int, jobs: int, runs: int, noop_
                     raise SystemExit(
                         f"{tool} left schemas with other than {want} new rows: {dict(list(wrong.items())[:5])}"
                     )
-                samples.setdefault(tool, []).append({"wall": out["wall"], "rss_mb": out["rss_mb"]})
+                samples.setdefault(tool, []).append({"wall": out["wall"], "cpu": out["cpu"], "rss_mb": out["rss_mb"]})
         result["scenarios"][scenario] = summarize(samples)
     db.drop("work")
     db.drop(fleet)
@@ -241,6 +243,7 @@ def summarize(samples: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     summary = {
         tool: {
             "wall_s": round(statistics.median(s["wall"] for s in runs), 2),
+            "cpu_s": round(statistics.median(s["cpu"] for s in runs), 2),
             "rss_mb": round(max(s["rss_mb"] for s in runs), 1),
             "samples": [round(s["wall"], 2) for s in runs],
         }
@@ -258,8 +261,8 @@ TARGETS = {"noop": {"standard": 20.0, "multiprocessing": None}, "new": {"standar
 def table(report: dict[str, Any]) -> str:
     lines = [
         "| schemas | scenario | standard | multiprocessing | migtool | vs standard | vs multiprocessing | peak RSS "
-        "(std / mp / migtool) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "(std / mp / migtool) | CPU (std / mp / migtool) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for size in report["sizes"]:
         for scenario, s in size["scenarios"].items():
@@ -269,10 +272,13 @@ def table(report: dict[str, Any]) -> str:
                 mark = "" if target is None or value is None else (" PASS" if value >= target else " FAIL")
                 return f"{value}×{mark}" + (f" (≥ {target:g}×)" if target else "")
 
-            rss = " / ".join(f"{s[t]['rss_mb']:.0f}" for t in ("standard", "multiprocessing", "migtool"))
+            tools = ("standard", "multiprocessing", "migtool")
+            rss = " / ".join(f"{s[t]['rss_mb']:.0f}" for t in tools)
+            cpu = " / ".join(f"{s[t]['cpu_s']:.1f}" for t in tools)
             lines.append(
                 f"| {size['schemas']} | {scenario} | {s['standard']['wall_s']} s | {s['multiprocessing']['wall_s']} s "
-                f"| {s['migtool']['wall_s']} s | {verdict('standard')} | {verdict('multiprocessing')} | {rss} MB |"
+                f"| {s['migtool']['wall_s']} s | {verdict('standard')} | {verdict('multiprocessing')} | {rss} MB "
+                f"| {cpu} s |"
             )
     return "\n".join(lines)
 
