@@ -258,3 +258,51 @@ def test_schemas_glob_with_a_failing_schema_restores_it_and_goes_on(fleet):
     assert query.ok or query.code == 1, query
     reports = json.loads(query.stdout)["targets"]
     assert [r["target"] for r in reports] == ["default:tenant_1", "default:tenant_2", "default:tenant_3"]
+
+
+# Two schema targets migrated in one process, as a fleet worker does; prints what each ran.
+COUNT_STATEMENTS = """
+import json, django
+django.setup()
+from django.db import connections
+from migtool import api
+from migtool.api.fleet import FleetOrder, new_fleet_run, run_target
+from migtool.fleet.targets import Target
+seen = []
+def count(execute, sql, params, many, context):
+    seen.append(sql)
+    return execute(sql, params, many, context)
+connections["default"].execute_wrappers.append(count)
+project = api.Project()
+project.setup()
+order = FleetOrder("migrate-safe", new_fleet_run())
+report = {}
+for schema in ("tenant_1", "tenant_2"):
+    seen.clear()
+    outcome = run_target(project, Target("default", schema), order)
+    report[schema] = {
+        "status": outcome.status,
+        "listings": sum("SHOW search_path" in sql for sql in seen),
+        "reads": sum('FROM "django_migrations"' in sql for sql in seen),
+    }
+print(json.dumps(report))
+"""
+
+
+def test_a_schema_target_reads_its_rows_once_per_phase_and_lists_no_tables(fleet):
+    """The fleet's per-target cost (issue 12): the second target of a process reads
+    django_migrations three times (plan, restore snapshot, verification; it was 9) and
+    never goes through django-tenants' table listing (SHOW, SET, list, SET back; 14 times)."""
+    project = fleet
+    add_later_migrations(project)
+    result = project.run([sys.executable, "-c", textwrap.dedent(COUNT_STATEMENTS)])
+    assert result.ok, result
+    report = json.loads(result.stdout)
+    assert {s: r["status"] for s, r in report.items()} == {"tenant_1": "succeeded", "tenant_2": "succeeded"}
+    # The first target of a process also builds the shared graphs (Django reads the rows itself).
+    assert report["tenant_2"] == {"status": "succeeded", "listings": 0, "reads": 3}, report
+    wanted = {("shop", "0002_color"), ("shop", "0003_unique_name")}
+    for schema in ("tenant_1", "tenant_2"):
+        assert wanted <= schema_rows(project, schema)
+        assert "color" in schema_columns(project, schema, "shop_item")
+    assert not wanted & schema_rows(project, "tenant_3")
