@@ -270,6 +270,48 @@ class DependencyGraph:
         wanted = frozenset(keys)
         return tuple(k for k in self.order if k in wanted)
 
+    def replay_order(self, keys: Iterable[MigrationKey]) -> tuple[MigrationKey, ...]:
+        """Return ``keys`` in the order Django replays the whole history before a
+        backwards run (``MigrationExecutor.migration_plan(leaf_nodes(),
+        clean_start=True)``), filtered down to ``keys``.
+
+        Django renders the state each reverted migration starts from by replaying,
+        in this order, the applied migrations before it.  A rollback that reverts
+        in the reverse of this order reverts every migration after all those the
+        replay puts after it, so each state matches the database at that moment;
+        in any other valid order a revert can start from a state that still
+        holds migrations already reverted, and SQLite's table remakes then
+        rebuild a related table as those migrations left it.
+        """
+        wanted = frozenset(keys)
+        return tuple(k for k in self.django_order if k in wanted)
+
+    @cached_property
+    def django_order(self) -> tuple[MigrationKey, ...]:
+        """Every node in Django's full-plan order: one depth-first post-order
+        walk per leaf (a node with no child in its app), leaves and parents in
+        key order, each node where the first walk reaches it.
+
+        Django runs one search per leaf, each walking all the leaf's ancestors
+        again (leaves x migrations steps); skipping what an earlier walk already
+        planned gives the same order in one pass, since the skipped parts hold
+        only planned nodes."""
+        planned: set[MigrationKey] = set()
+        order: list[MigrationKey] = []
+        for leaf in sorted(k for keys in self.leaves().values() for k in keys):
+            stack = [(leaf, False)]
+            while stack:
+                key, expanded = stack.pop()
+                if key in planned:
+                    continue
+                if expanded:
+                    planned.add(key)
+                    order.append(key)
+                else:
+                    stack.append((key, True))
+                    stack += [(parent, False) for parent in sorted(self.parents[key])]
+        return tuple(order)
+
     @cached_property
     def order(self) -> tuple[MigrationKey, ...]:
         """Every node, parents first, deterministically."""

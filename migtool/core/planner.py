@@ -95,7 +95,7 @@ def plan_rollback(graph: ProjectGraph, recorded: frozenset[MigrationKey], releas
     if unreachable:
         return RollbackPlan(release.release, (), True, tuple(refusals + unreachable), warnings)
     order, units = _originals_view(graph, recorded) if split else (graph.effective(recorded), applied)
-    steps = tuple(reversed(order.topological_order(u for u in units if not in_release(u))))
+    steps = tuple(reversed(order.replay_order(u for u in units if not in_release(u))))
     kept = units - set(steps)
     refusals.extend(_broken_dependencies(order, steps, kept))
     refusals.extend(_shared_replaces(graph, steps, kept))

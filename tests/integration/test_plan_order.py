@@ -14,9 +14,11 @@ from types import SimpleNamespace
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.graph import MigrationGraph
 from hypothesis import given, settings
-from strategies import dags
+from hypothesis import strategies as st
+from strategies import applied_sets, dags, release_at
 
 from migtool.core.graph import ProjectGraph
+from migtool.core.planner import plan_rollback
 from migtool.django_adapter.plans import full_plan
 
 
@@ -46,6 +48,24 @@ def django_order(graph: MigrationGraph) -> list[tuple[str, str]]:
 def test_full_plan_is_djangos_order(g: ProjectGraph) -> None:
     graph = django_graph(g)
     assert full_plan(graph) == django_order(graph)
+    # The core's order over the same graph is the same (the adapter delegates to it).
+    assert list(g.effective(frozenset()).django_order) == django_order(graph)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_rollback_reverts_in_the_reverse_of_djangos_replay(data: st.DataObject) -> None:
+    """Django renders each reverted migration's state from the applied history
+    before it in its replay order; reverting in the reverse of that order keeps
+    every such state equal to the database at that moment (a plain reversed
+    topological order let SQLite remake a related table from a state that still
+    held migrations already reverted)."""
+    g = data.draw(dags(max_nodes=14, squashes=False, one_leaf_per_app=True))
+    everything = frozenset(g.nodes)
+    release = release_at(g, data.draw(applied_sets(g)), "r", with_squashes=False)
+    steps = plan_rollback(g, everything, release).steps
+    replay = django_order(django_graph(g))
+    assert list(steps) == [key for key in reversed(replay) if key in set(steps)]
 
 
 def test_full_plan_differs_from_a_plain_topological_order() -> None:
