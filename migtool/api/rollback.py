@@ -85,7 +85,6 @@ class RollbackPreview:
     def batch(self, fast_path: bool = True) -> Batch:
         """The plan as the executor runs it; ``fast_path=False`` (or ``MIGTOOL_NO_FAST_PATH=1``)
         renders each reverted state as Django does."""
-        from migtool.django_adapter import fast_path as fast
         from migtool.django_adapter.executor import Batch
 
         return Batch(
@@ -94,7 +93,7 @@ class RollbackPreview:
             in_one_transaction=self.one_transaction,
             use_originals=self.plan.use_originals,
             stale_rows=self.plan.stale_rows,
-            fast_path=fast.requested(fast_path),
+            fast_path=fast_path,  # unapply_steps also honours MIGTOOL_NO_FAST_PATH
         )
 
     @property
@@ -229,13 +228,12 @@ def rollback_sql(project: Project, preview: RollbackPreview, *, fast_path: bool 
     would), so the preview cannot be executed afterwards.  ``fast_path=False``
     (or ``MIGTOOL_NO_FAST_PATH=1``) renders as Django does.
     """
-    from migtool.django_adapter import fast_path as fast
     from migtool.django_adapter.connection import get_connection
     from migtool.django_adapter.plans import collect_sql
 
     if preview.prepared is None:
         return []
-    return collect_sql(get_connection(preview.database), preview.prepared, fast.requested(fast_path))
+    return collect_sql(get_connection(preview.database), preview.prepared, fast_path)
 
 
 def execute_rollback(

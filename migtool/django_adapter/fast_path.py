@@ -54,9 +54,6 @@ class PathCounts:
     fast: int = 0
     fallback: int = 0
 
-    def as_dict(self) -> dict[str, int]:
-        return {"fast": self.fast, "fallback": self.fallback}
-
 
 def requested(flag: bool = True) -> bool:
     """Whether the user leaves the fast path on: ``flag`` (``--no-fast-path`` clears it)

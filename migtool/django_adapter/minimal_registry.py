@@ -55,8 +55,6 @@ def minimal_apps(state: Any, model: Key, *, referrers: bool) -> Any:
     from django.core.exceptions import FieldDoesNotExist
     from django.db.migrations.state import StateApps
 
-    if model not in state.models:
-        raise RegistryUnavailable(f"{model} is not in the state")
     full = _full_models(state, model, referrers)
     models = {key: state.models[key] for key in full}
     models.update(_stubs(state, full))
@@ -79,15 +77,12 @@ def empty_apps(state: Any) -> Any:
 
 def _relations(state: Any, key: Key) -> Iterator[tuple[Any, Key]]:
     """``(field, target)`` for each relational field of ``key``'s model state."""
-    from django.db.migrations.utils import resolve_relation
-
     for field in state.models[key].fields.values():
-        remote = getattr(field, "remote_field", None)
-        if remote is not None:
-            yield field, _lower(resolve_relation(remote.model, *key))
+        if getattr(field, "remote_field", None) is not None:
+            yield field, _lower_target(field, key)
 
 
-def _through(state: Any, key: Key, field: Any) -> Key | None:
+def _through(key: Key, field: Any) -> Key | None:
     from django.db.migrations.utils import resolve_relation
 
     through = getattr(field.remote_field, "through", None)
@@ -127,7 +122,7 @@ def _full_models(state: Any, model: Key, referrers: bool) -> list[Key]:
         key = full[index]
         index += 1
         for field, _ in _relations(state, key):
-            through = _through(state, key, field)
+            through = _through(key, field)
             if through is not None and through in state.models and through not in full:
                 full.append(through)
     return full
@@ -142,7 +137,7 @@ def _stubs(state: Any, full: list[Key]) -> dict[Key, Any]:
 
     def reach(source: Key) -> None:
         for field, target in _relations(state, source):
-            names = {name for name in getattr(field, "to_fields", ()) or () if name}
+            names = _to_fields(field)
             field_name = getattr(field.remote_field, "field_name", None)
             if field_name:
                 names.add(field_name)
@@ -162,7 +157,7 @@ def _stubs(state: Any, full: list[Key]) -> dict[Key, Any]:
         if first:
             for field, to in _relations(state, target):
                 if _stub_keeps(field):
-                    todo.append((to, {n for n in getattr(field, "to_fields", ()) or () if n}))
+                    todo.append((to, _to_fields(field)))
             todo.extend((base, set()) for base in _bases(state, target))
         for name in names:
             field = state.models[target].fields.get(name)
@@ -176,6 +171,11 @@ def _stubs(state: Any, full: list[Key]) -> dict[Key, Any]:
         options = {k: v for k, v in model_state.options.items() if k not in _STUB_DROPPED_OPTIONS}
         stubs[key] = ModelState(model_state.app_label, model_state.name, fields, options, model_state.bases, [])
     return stubs
+
+
+def _to_fields(field: Any) -> set[str]:
+    """The target fields a relation names (``to_field``), none for the primary key."""
+    return {name for name in getattr(field, "to_fields", ()) or () if name}
 
 
 def _lower_target(field: Any, source: Key) -> Key:

@@ -66,7 +66,7 @@ class _Executor(MigrationExecutor):
     def _full_plan(self) -> list[tuple[Any, bool]]:
         graph = self.loader.graph
         if graph not in _full_plans:
-            _full_plans[graph] = super().migration_plan(graph.leaf_nodes(), clean_start=True)
+            _full_plans[graph] = [(graph.nodes[key], False) for key in full_plan(graph)]
         return _full_plans[graph]
 
     def plan_positions(self) -> dict[MigrationKey, int]:

@@ -7,6 +7,7 @@ does not need a bump.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from migtool.fleet.outcomes import TargetOutcome, counts
@@ -185,7 +186,7 @@ def rollback_to_dict(preview: RollbackPreview, *, executed: bool, rehearsal: Reh
             "disproved_by_rehearsal": list(preview.step_blockers) if disproved else [],
             "one_transaction": preview.one_transaction,
             "over_squashed_originals": plan.use_originals,
-            "fast_path": preview.prepared.counts.as_dict() if executed and preview.prepared else None,
+            "fast_path": asdict(preview.prepared.counts) if executed and preview.prepared else None,
             "blockers": list(preview.blockers),
             "refusals": [
                 {"kind": r.kind, "message": r.message, "migrations": [str(k) for k in r.keys]}

@@ -21,6 +21,7 @@ fast path must give way to Django's path there.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 
@@ -77,7 +78,7 @@ def main() -> None:
         executor = build_executor(connection, False)
         prepared = Prepared(executor, plan_migrations(executor, steps))
         result["fast"] = collect_sql(connection, prepared, True)
-        result["counts"] = prepared.counts.as_dict()
+        result["counts"] = dataclasses.asdict(prepared.counts)
         oracle.migrate(targets_of(cut))
         result["django"] = oracle.statements
         print(json.dumps(result), flush=True)
