@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from migtool.api.project import Project
@@ -64,7 +65,7 @@ def diagnose_project(project: Project, database: str | None) -> list[Finding]:
         ]
         stored = [
             *refusal_findings(injection.refusals),
-            *refusal_findings(_unrenderable(connection, injection.injected)),
+            *refusal_findings(_unrenderable(connection, injection.injected, recorded)),
             *stored_drift(project.graph, injection.variants),
             *uncaptured(project.graph, frozenset(recorded), injection.variants),
         ]
@@ -75,12 +76,15 @@ def diagnose_project(project: Project, database: str | None) -> list[Finding]:
     )
 
 
-def _unrenderable(connection: Any, injected: frozenset[MigrationKey]) -> list[Refusal]:
+def _unrenderable(
+    connection: Any, injected: frozenset[MigrationKey], recorded: Collection[MigrationKey]
+) -> list[Refusal]:
     """The stored migration, if any, after which the applied history no longer renders
-    with today's code (a rollback would refuse it); nothing to render without one."""
+    with today's code (a rollback would refuse it); nothing to render without one.
+    ``recorded`` are the rows just read, so the executor does not read them again."""
     if not injected:
         return []
     from migtool.django_adapter.plans import build_executor
     from migtool.django_adapter.stored_loader import render_refusals
 
-    return render_refusals(build_executor(connection, use_originals=False).loader, injected)
+    return render_refusals(build_executor(connection, use_originals=False, recorded=recorded).loader, injected)

@@ -21,7 +21,7 @@ from typing import Any
 
 from migtool import __version__
 from migtool.core.graph import MigrationKey
-from migtool.django_adapter.tables import column_exists, table_exists
+from migtool.django_adapter.tables import column_exists, table_exists, tables_exist
 
 RUNNING, SUCCEEDED, RESTORED, FAILED, INTERRUPTED = "running", "succeeded", "restored", "failed", "interrupted"
 REFUSED = "refused"  # a fleet target's run refused before it began: nothing was changed
@@ -123,7 +123,7 @@ class Journal:
         self.Run, self.Step = _models()
 
     def has_table(self) -> bool:
-        return all(table_exists(self.connection, m._meta.db_table) for m in (self.Run, self.Step))
+        return tables_exist(self.connection, [self.Run._meta.db_table, self.Step._meta.db_table])
 
     def ensure_schema(self) -> None:
         """Create the journal tables if missing, as ``MigrationRecorder.ensure_schema`` does,

@@ -57,8 +57,8 @@ def compensate(
     fails too; ``verify_restored`` then reads what is applied now.
     """
     executor = build_executor(connection, batch.use_originals, progress, view=view)
-    migrations = [executor.loader.graph.nodes[tuple(k)] for k in reversed(done)]
     try:
+        migrations = [executor.loader.graph.nodes[tuple(k)] for k in reversed(done)]
         with swappable_cache_kept():
             if batch.backwards:
                 executor.migrate(None, plan=[(m, False) for m in migrations])

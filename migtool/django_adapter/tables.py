@@ -17,6 +17,7 @@ single-database behaviour is unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from migtool.django_adapter.schemas import active_schema
@@ -28,16 +29,22 @@ _LISTED_KINDS = ["r", "v", "m", "f", "p"]
 
 def table_exists(connection: Any, table: str) -> bool:
     """Whether ``table`` exists in ``connection``'s database (its schema, for a schema target)."""
+    return tables_exist(connection, [table])
+
+
+def tables_exist(connection: Any, tables: Collection[str]) -> bool:
+    """Whether every one of ``tables`` exists, asked in one listing or one lookup."""
+    wanted = set(tables)
     schema = _schema(connection)
     with connection.cursor() as cursor:
         if schema is None:
-            return table in connection.introspection.table_names(cursor)
+            return wanted <= set(connection.introspection.table_names(cursor))
         cursor.execute(
-            "SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE c.relname = %s AND n.nspname = %s AND c.relkind = ANY(%s))",
-            [table, schema, _LISTED_KINDS],
+            "SELECT COUNT(DISTINCT c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relname = ANY(%s) AND n.nspname = %s AND c.relkind = ANY(%s)",
+            [sorted(wanted), schema, _LISTED_KINDS],
         )
-        return bool(cursor.fetchone()[0])
+        return cursor.fetchone()[0] == len(wanted)
 
 
 def column_exists(connection: Any, table: str, column: str) -> bool:

@@ -71,8 +71,7 @@ class LocalExecutor:
         return run_target(self.project, target, order)
 
     def run_many(self, targets: list[Target], order: FleetOrder, policy: Policy, record: Report) -> bool:
-        if policy.jobs > 1 and len(targets) > 1 and self.pool is None:
-            self.warm_up(min(policy.jobs, len(targets)))
+        self.warm_up(min(policy.jobs, len(targets)))  # started already while the canaries ran
         return _run_rest(self.project, targets, order, policy, record, self.pool)
 
     def warm_up(self, workers: int) -> None:
@@ -125,8 +124,7 @@ def run_fleet(
     todo = [t for t in targets if t not in skip]
     canaries, rest = todo[: 1 + policy.canary], todo[1 + policy.canary :]
     try:
-        if len(rest) > 1:
-            executor.warm_up(min(policy.jobs, len(rest)))
+        executor.warm_up(min(policy.jobs, len(rest)))
         _run_all(executor, todo, canaries, rest, order, policy, outcomes, record)
     finally:
         executor.close()
