@@ -19,7 +19,7 @@ from typing import Any
 
 # Only in strict mode does MariaDB/MySQL refuse a value instead of clipping or zeroing it.
 _STRICT_MODES = frozenset({"STRICT_TRANS_TABLES", "STRICT_ALL_TABLES"})
-_DATE_TYPES = frozenset({"DateField", "DateTimeField"})
+DATE_TYPES = frozenset({"DateField", "DateTimeField"})
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ def implicit_default_refused(connection: Any, field: Any) -> str | None:
     """
     if field.remote_field is not None:
         return "the implicit default 0 references no row"
-    if field.get_internal_type() in _DATE_TYPES and "NO_ZERO_DATE" in _sql_mode(connection):
+    if field.get_internal_type() in DATE_TYPES and "NO_ZERO_DATE" in _sql_mode(connection):
         return "the implicit zero date is refused under NO_ZERO_DATE"
     return None
 

@@ -46,8 +46,10 @@ _SQLITE_VIEWS = "SELECT name, sql FROM sqlite_master WHERE type = 'view' ORDER B
 def views_reading(revert: Revert, table: str, column: str | None = None) -> None:
     """Record what dropping ``table.column`` (or, without ``column``, ``table``) does to the views reading it."""
     known = facts(revert.connection)
-    views = _dependent_views(revert, table, column) if known else []
-    if known is None or not views:
+    if known is None:
+        return
+    views = _dependent_views(revert, table, column)
+    if not views:
         return
     names = ", ".join(views)
     editor = revert.connection.SchemaEditorClass

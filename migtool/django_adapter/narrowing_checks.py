@@ -5,7 +5,8 @@ digits, a ``DateTimeField`` back to ``DateField``: Django sends one ``ALTER``,
 and what the database does with values that no longer fit differs per backend
 (``backend_facts``).  Each check counts those values with a read-only query
 and blocks only where the database refuses them; where it keeps, rounds or
-truncates them instead, the count goes into a note or the data loss.
+truncates them instead, the count goes into a note or the data loss (fewer
+decimal digits are counted only where the database refuses them).
 """
 
 from __future__ import annotations
@@ -84,7 +85,8 @@ def restores_decimal_digits(revert: Revert, table: str, now: Any, back: Any) -> 
     narrower = digits - places < now.max_digits - now.decimal_places or places < now.decimal_places
     if not narrower or not refuses(revert.connection, known.digits_checked):
         return f"max_digits {digits}, decimal_places {places}"
-    column, rounded_value = revert.probe.quote(now.column), f"ROUND({revert.probe.quote(now.column)}, {int(places)})"
+    column = revert.probe.quote(now.column)
+    rounded_value = f"ROUND({column}, {int(places)})"
     count_sql = f"SELECT COUNT(*) FROM {revert.probe.quote(table)} WHERE "
     sql = count_sql + f"ABS({rounded_value}) >= {10 ** (digits - places)}"
     bad = revert.count(f"values in {table}.{now.column}", table, [now.column], sql)
@@ -95,7 +97,7 @@ def restores_decimal_digits(revert: Revert, table: str, now: Any, back: Any) -> 
         )
     if places < now.decimal_places:
         rounded_sql = count_sql + f"{column} <> {rounded_value}"
-        rounded = revert.count(f"values in {table}.{now.column}", table, [now.column], rounded_sql)
+        rounded = revert.count(f"rounding in {table}.{now.column}", table, [now.column], rounded_sql)
         if rounded:
             where = f"{table}.{now.column}"
             revert.data_loss.append(f"rounds {plural(rounded, 'value')} of {where} to {places} decimal places")

@@ -27,7 +27,7 @@ from django.db.migrations.operations import (
 )
 
 from migtool.core.safety import plural
-from migtool.django_adapter.backend_facts import facts, implicit_default_refused
+from migtool.django_adapter.backend_facts import DATE_TYPES, facts, implicit_default_refused
 from migtool.django_adapter.constraint_checks import (
     constraint_restored,
     restores_foreign_key,
@@ -143,7 +143,7 @@ def _remove_field(revert: Revert) -> str:
     refused = implicit_default_refused(revert.connection, removed) if implicit else None
     if implicit and refused is None:
         unique_over_one_value(revert, table, removed)
-        zero = "a zero date" if removed.get_internal_type() in {"DateField", "DateTimeField"} else "0 or ''"
+        zero = "a zero date" if removed.get_internal_type() in DATE_TYPES else "0 or ''"
         return f"re-add column {where} (comes back holding MySQL's implicit default, such as {zero})"
     rows = revert.rows(table)
     if rows:

@@ -136,7 +136,7 @@ def _migrate_safe(
     release: str | None,
     show_plan: bool,
     require_reversible: bool,
-    rehearse_timeout: float | None = None,
+    rehearse_timeout: float | None,
 ) -> None:
     """Plan, check (or rehearse) and run, while the command holds the database lock."""
     preview = api.preview_migrate(
